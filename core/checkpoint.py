@@ -1,0 +1,121 @@
+"""Checkpoints that survive crashes and never run code: atomic writes, `weights_only` reads.
+
+A save writes a temp file beside the target, fsyncs it and `os.replace`s it over the old one, so
+at every instant the path holds either the previous complete checkpoint or the new one. Loading
+accepts our own checkpoints and a plain `state_dict` of the reference architecture.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError
+
+FORMAT = "vae-tui-checkpoint"
+VERSION = 1
+MODEL_KEYS = {
+    "fc1.weight", "fc1.bias", "fc_mu.weight", "fc_mu.bias", "fc_logvar.weight",
+    "fc_logvar.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias",
+}  # fmt: skip
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """torch.save to `path` so that a crash or a full disk leaves the old file intact."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise CheckpointError(f"could not save checkpoint {path}: {e.strerror or e}") from None
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The raw dict in a checkpoint file, read without executing anything it contains."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty")
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "GLOBAL" in str(e):  # torch's weights-only unpickler met a class or function reference
+            raise CheckpointError(
+                f"refused to load {path}: it holds Python objects or code, not just weights"
+            ) from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch weights file") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({first})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, not a dict")
+    return data
+
+
+def model_state(data: dict[str, Any], path: str | os.PathLike[str] = "checkpoint") -> dict[str, Any]:
+    """The model's state_dict from our checkpoint or from a bare reference `state_dict`."""
+    state = data.get("model") if data.get("format") == FORMAT else data
+    if not isinstance(state, dict) or set(state) != MODEL_KEYS:
+        keys = sorted(state)[:6] if isinstance(state, dict) else []
+        raise CheckpointError(
+            f"{path} is not a vae-tui checkpoint nor a state_dict of the reference VAE "
+            f"(expected keys fc1, fc_mu, fc_logvar, fc2, fc3; found {', '.join(map(str, keys)) or 'none'})"
+        )
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: the model state holds non-tensor values")
+    return state
+
+
+def architecture(
+    state: dict[str, torch.Tensor], path: str | os.PathLike[str] = "checkpoint"
+) -> dict[str, int]:
+    """input/hidden/latent sizes read off the weight shapes, checked for consistency."""
+    hidden, inputs = state["fc1.weight"].shape
+    latent = state["fc_mu.weight"].shape[0]
+    expected = {
+        "fc1.weight": (hidden, inputs), "fc1.bias": (hidden,),
+        "fc_mu.weight": (latent, hidden), "fc_mu.bias": (latent,),
+        "fc_logvar.weight": (latent, hidden), "fc_logvar.bias": (latent,),
+        "fc2.weight": (hidden, latent), "fc2.bias": (hidden,),
+        "fc3.weight": (inputs, hidden), "fc3.bias": (inputs,),
+    }  # fmt: skip
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise CheckpointError(f"{path}: {key} has shape {tuple(state[key].shape)}, expected {shape}")
+    if inputs != 784:
+        raise CheckpointError(f"{path}: the model takes {inputs} inputs, not 784 (28×28 images)")
+    return {"input_dim": int(inputs), "hidden_dim": int(hidden), "latent_dim": int(latent)}

@@ -1,0 +1,25 @@
+"""User-facing errors: one clear line for the person at the terminal, never a traceback."""
+
+
+class VaeTuiError(Exception):
+    """A problem the user can act on; the CLI prints it on one line and exits with `exit_code`."""
+
+    exit_code = 1
+
+
+class DataError(VaeTuiError):
+    """The dataset could not be found, installed, downloaded or read."""
+
+    exit_code = 2
+
+
+class CheckpointError(VaeTuiError):
+    """A checkpoint is missing, unreadable, unsafe or of another model."""
+
+    exit_code = 2
+
+
+class ConfigError(VaeTuiError):
+    """Settings that cannot work together (e.g. CUDA requested on a machine without it)."""
+
+    exit_code = 2

@@ -1,0 +1,142 @@
+"""What the training loop tells its consumers: small frozen records, in the order they happen.
+
+The headless printer, the metrics and image writers, the SwanLab tracker and the TUI all read
+this one stream; none of them can change the loop, and adding one never touches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    config: dict[str, Any]
+    device: str
+    run_dir: str
+    train_size: int
+    test_size: int
+    batches_per_epoch: int
+    start_epoch: int
+    """Epochs already complete (0 for a new run, more when resuming)."""
+    start_step: int
+    test_images: torch.Tensor = field(repr=False)
+    """The held-out images on the CPU, (N, 1, 28, 28) in [0, 1], for viewers to browse."""
+    test_labels: torch.Tensor = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEnd:
+    epoch: int
+    """1-based epoch."""
+    epochs: int
+    batch: int
+    """1-based batch within the epoch."""
+    batches: int
+    step: int
+    """Optimizer steps since the run began (1-based)."""
+    loss: float
+    bce: float
+    kld: float
+    beta: float
+
+
+@dataclass(frozen=True, slots=True)
+class EpochEnd:
+    epoch: int
+    epochs: int
+    step: int
+    loss: float
+    """Average of the training objective (BCE + β·KLD) per image over the epoch."""
+    bce: float
+    kld: float
+    beta: float
+    test_loss: float
+    """Held-out negative ELBO per image (β = 1)."""
+    test_bce: float
+    test_kld: float
+    test_loss_stderr: float
+    seconds: float
+    """Wall time of the epoch: training and held-out evaluation."""
+    images_per_second: float
+    """Training throughput."""
+
+    def metrics(self) -> dict[str, float | int]:
+        """The `metrics.jsonl` row."""
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "loss": self.loss,
+            "bce": self.bce,
+            "kld": self.kld,
+            "beta": self.beta,
+            "test_loss": self.test_loss,
+            "test_bce": self.test_bce,
+            "test_kld": self.test_kld,
+            "test_loss_stderr": self.test_loss_stderr,
+            "seconds": self.seconds,
+            "images_per_second": self.images_per_second,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EpochImages:
+    """Grids for the epoch as uint8 (H, W) arrays: fixed test images over their reconstructions,
+    and samples decoded from a fixed z ~ N(0, I), so successive epochs are comparable."""
+
+    epoch: int
+    step: int
+    reconstructions: np.ndarray = field(repr=False)
+    samples: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSnapshot:
+    """A CPU copy of the weights, for viewers that decode on their own thread."""
+
+    epoch: int
+    state: dict[str, torch.Tensor] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointSaved:
+    epoch: int
+    """Epochs complete in the saved state."""
+    batch: int
+    """Batches done in the epoch after that (0 at an epoch boundary)."""
+    path: str
+    reason: str
+    """`epoch`, `request` (asked for by the user) or `stop`."""
+
+
+@dataclass(frozen=True, slots=True)
+class FinalEvaluation:
+    """Held-out quality at the end of a run (see `evaluate.evaluate`)."""
+
+    epoch: int
+    results: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    epochs_completed: int
+    step: int
+    status: str
+    """`completed` or `stopped` (asked to stop between batches)."""
+    seconds: float
+
+
+Event = (
+    RunStarted
+    | BatchEnd
+    | EpochEnd
+    | EpochImages
+    | ModelSnapshot
+    | CheckpointSaved
+    | FinalEvaluation
+    | RunFinished
+)

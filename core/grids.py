@@ -1,0 +1,61 @@
+"""Image grids as uint8 arrays: what SwanLab, the PNG files and the terminal all draw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .events import EpochImages, Event, RunStarted
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, 1, 28, 28) or (N, 784) floats in [0, 1] → (N, 28, 28) uint8 (SwanLab clips to 0–255)."""
+    arr = images.detach().reshape(images.shape[0], 28, 28).float().cpu().clamp(0, 1)
+    return (arr * 255 + 0.5).to(torch.uint8).numpy()
+
+
+def make_grid(images: np.ndarray, columns: int, pad: int = 2, fill: int = 0) -> np.ndarray:
+    """Tile (N, h, w) uint8 images into (H, W) rows of `columns`, `pad` pixels apart."""
+    n, h, w = images.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), fill, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        grid[y : y + h, x : x + w] = images[i]
+    return grid
+
+
+def pairs_grid(originals: np.ndarray, reconstructions: np.ndarray, columns: int = 8) -> np.ndarray:
+    """Rows of originals, each followed by a row of their reconstructions."""
+    n = originals.shape[0]
+    order = []
+    for start in range(0, n, columns):
+        stop = min(n, start + columns)
+        order.extend(originals[start:stop])
+        order.extend(np.zeros_like(originals[0]) for _ in range(columns - (stop - start)))
+        order.extend(reconstructions[start:stop])
+        order.extend(np.zeros_like(originals[0]) for _ in range(columns - (stop - start)))
+    return make_grid(np.stack(order), columns)
+
+
+class GridWriter:
+    """Saves each epoch's grids as PNG files under `<run dir>/images/`."""
+
+    folder: Path | None = None
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.folder = Path(event.run_dir) / "images"
+        elif isinstance(event, EpochImages) and self.folder is not None:
+            from PIL import Image  # noqa: PLC0415 - only needed when a grid is written
+
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, grid in (("reconstructions", event.reconstructions), ("samples", event.samples)):
+                Image.fromarray(grid).save(self.folder / f"epoch-{event.epoch:03d}-{name}.png")
+
+    def close(self, state: str) -> None:
+        pass

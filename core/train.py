@@ -1,0 +1,344 @@
+"""The training loop — the only one in vae-tui — as a generator of events.
+
+`train(config)` yields `events` records; whoever iterates it (the headless printer, the TUI's
+worker) feeds them to consumers. It checks `TrainControl` between batches, so a stop, a pause
+or a save-now request takes effect within one batch, and the state it saves on a stop is exact:
+the data order of an epoch is a pure function of (seed, epoch) and the sampling noise has its
+own generator whose state is checkpointed, so a resumed run computes the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .config import TrainConfig, default_run_dir, kl_weight
+from .data import load_split, resolve_dataset_dir
+from .device import resolve_device
+from .errors import ConfigError, VaeTuiError
+from .evaluate import evaluate, heldout_elbo
+from .events import (
+    BatchEnd,
+    CheckpointSaved,
+    EpochEnd,
+    EpochImages,
+    Event,
+    FinalEvaluation,
+    ModelSnapshot,
+    RunFinished,
+    RunStarted,
+)
+from .grids import make_grid, pairs_grid, to_uint8
+from .loss import vae_loss
+from .model import VAE
+
+PREVIEW_IMAGES = 16  # fixed test images whose reconstructions are logged every epoch
+PREVIEW_SAMPLES = 64  # fixed z whose decodings are logged every epoch
+
+
+class TrainingDiverged(VaeTuiError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainControl:
+    """Requests from other threads, honoured by the loop between batches."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._save = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused loop must wake up to stop
+
+    def request_checkpoint(self) -> None:
+        self._save.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> float:
+        """Block while paused; the seconds spent waiting (kept out of throughput numbers)."""
+        if self._running.is_set():
+            return 0.0
+        start = time.perf_counter()
+        self._running.wait()
+        return time.perf_counter() - start
+
+    def take_save_request(self) -> bool:
+        if self._save.is_set():
+            self._save.clear()
+            return True
+        return False
+
+
+def epoch_permutation(seed: int, epoch_index: int, n: int) -> torch.Tensor:
+    """The data order of one epoch, a pure function of (seed, epoch) so resume can replay it."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch_index)
+    return torch.randperm(n, generator=g)
+
+
+def report_batches(
+    pending: list[torch.Tensor],
+    sizes: list[int],
+    sums: dict[str, float],
+    epoch_index: int,
+    epochs: int,
+    batch: int,
+    batches: int,
+    step: int,
+    beta: float,
+) -> Iterator[BatchEnd]:
+    """Read the pending (loss, BCE, KLD) rows back in one device sync, add them to the epoch's
+    sums and report each batch; `batch` and `step` are the counts after the last pending one."""
+    rows = torch.stack(pending).tolist() if pending else []
+    for i, ((loss, bce, kld), size) in enumerate(zip(rows, sizes, strict=True)):
+        b = batch - len(rows) + i + 1
+        if not all(map(math.isfinite, (loss, bce, kld))):
+            raise TrainingDiverged(
+                f"loss became {loss} at epoch {epoch_index + 1}, batch {b}; stopped, the last good "
+                "checkpoint is kept (try a lower --lr, or check the data)"
+            )
+        sums["loss"] += loss * size
+        sums["bce"] += bce * size
+        sums["kld"] += kld * size
+        sums["images"] += size
+        yield BatchEnd(epoch_index + 1, epochs, b, batches, step - len(rows) + i + 1, loss, bce, kld, beta)
+    pending.clear()
+    sizes.clear()
+
+
+def make_optimizer(model: VAE, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with the fused kernel where torch has one for the device (fewer launches per step)."""
+    try:
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.AdamW(model.parameters(), lr=config.lr)
+
+
+def rng_states(noise: torch.Generator) -> dict[str, Any]:
+    """Every random state a run touches, as plain data (`weights_only` loads it)."""
+    np_state = np.random.get_state()
+    return {
+        "noise": noise.get_state(),
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python": list(random.getstate()[1]),
+    }
+
+
+def restore_rng(states: dict[str, Any], noise: torch.Generator) -> None:
+    noise.set_state(states["noise"])
+    torch.set_rng_state(states["torch"])
+    kind, keys, *rest = states["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
+    random.setstate((3, tuple(states["python"]), None))
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def prepare_run_dir(config: TrainConfig, resuming: bool) -> Path:
+    """Create the run folder; refuse to overwrite another run's checkpoint by accident."""
+    run_dir = Path(config.run_dir or default_run_dir())
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--run-dir {run_dir} is a file, not a folder")
+    if not resuming and (run_dir / "checkpoint.pt").exists():
+        raise ConfigError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --run-dir"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create run dir {run_dir}: {e.strerror or e}") from None
+    return run_dir
+
+
+def train(
+    config: TrainConfig,
+    control: TrainControl | None = None,
+    *,
+    resume: dict[str, Any] | None = None,
+) -> Iterator[Event]:
+    """Train `config`'s model, yielding what happens; `resume` is a checkpoint dict to continue."""
+    control = control or TrainControl()
+    device = resolve_device(config.device)
+    data_dir = resolve_dataset_dir(config.dataset, config.data_dir)
+    train_split = load_split(data_dir, "train", config.train_limit)
+    test_split = load_split(data_dir, "test", config.test_limit)
+    if len(train_split) == 0 or len(test_split) == 0:
+        raise ConfigError("--train-limit and --test-limit must leave at least one image")
+    run_dir = prepare_run_dir(config, resuming=resume is not None)
+    config = config.with_(run_dir=str(run_dir))
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+
+    torch.manual_seed(config.seed)
+    model = VAE(config.input_dim, config.hidden_dim, config.latent_dim).to(device)
+    optimizer = make_optimizer(model, config, device)
+    noise = torch.Generator(device=device).manual_seed(config.seed + 1)
+    epoch, batch, step = 0, 0, 0
+    partial = {"loss": 0.0, "bce": 0.0, "kld": 0.0, "images": 0, "seconds": 0.0}
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        restore_rng(resume["rng"], noise)
+        epoch, batch, step = resume["epoch"], resume["batch"], resume["step"]
+        partial = dict(resume.get("partial") or partial)
+
+    x_train = train_split.images.reshape(len(train_split), -1).to(device)
+    x_test = test_split.images.to(device)
+    n, bs = x_train.shape[0], config.batch_size
+    batches = math.ceil(n / bs)
+    # Accelerators run ahead of Python; reading losses back every batch would stall them.
+    sync_every = 1 if device.type == "cpu" else 25
+    preview = x_test[:PREVIEW_IMAGES]
+    fixed_z = torch.randn(
+        PREVIEW_SAMPLES, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
+    ).to(device)
+
+    def save(reason: str, epoch_done: int, batch_done: int, sums: dict[str, float]) -> CheckpointSaved:
+        path = ckpt.atomic_save(
+            {
+                "format": ckpt.FORMAT,
+                "version": ckpt.VERSION,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "config": config.to_dict(),
+                "epoch": epoch_done,
+                "batch": batch_done,
+                "step": step,
+                "partial": sums,
+                "rng": rng_states(noise),
+            },
+            run_dir / "checkpoint.pt",
+        )
+        return CheckpointSaved(epoch_done, batch_done, str(path), reason)
+
+    def snapshot(epoch_done: int) -> ModelSnapshot:
+        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        return ModelSnapshot(epoch_done, state)
+
+    started = time.perf_counter()
+    yield RunStarted(
+        config=config.to_dict(),
+        device=str(device),
+        run_dir=str(run_dir),
+        train_size=n,
+        test_size=x_test.shape[0],
+        batches_per_epoch=batches,
+        start_epoch=epoch,
+        start_step=step,
+        test_images=test_split.images,
+        test_labels=test_split.labels,
+    )
+    yield snapshot(epoch)
+
+    while epoch < config.epochs:
+        beta = kl_weight(epoch, config)
+        order = epoch_permutation(config.seed, epoch, n).to(device)
+        sums = dict(partial)
+        model.train()
+        epoch_start = time.perf_counter() - sums["seconds"]
+        paused = 0.0
+        pending: list[torch.Tensor] = []
+        sizes: list[int] = []
+
+        while batch < batches:
+            paused += control.wait_while_paused()
+            if control.stop_requested:
+                yield from report_batches(
+                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
+                )
+                sums["seconds"] = time.perf_counter() - epoch_start - paused
+                yield save("stop", epoch, batch, sums)
+                yield RunFinished(epoch, step, "stopped", time.perf_counter() - started)
+                return
+            if control.take_save_request():
+                yield from report_batches(
+                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
+                )
+                sums["seconds"] = time.perf_counter() - epoch_start - paused
+                yield save("request", epoch, batch, sums)
+            x = x_train[order[batch * bs : (batch + 1) * bs]]
+            mu, logvar = model.encode(x)
+            z = model.reparameterize(mu, logvar, noise)
+            terms = vae_loss(model.decode_logits(z), x, mu, logvar, beta)
+            optimizer.zero_grad(set_to_none=True)
+            terms.total.backward()
+            optimizer.step()
+            step += 1
+            batch += 1
+            pending.append(torch.stack([t.detach() for t in terms]))
+            sizes.append(x.shape[0])
+            if len(pending) >= sync_every or batch == batches:
+                yield from report_batches(
+                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
+                )
+        train_seconds = time.perf_counter() - epoch_start - paused
+        model.eval()
+        held_out = heldout_elbo(model, x_test)
+        with torch.inference_mode():
+            recon = model.decode(model.encode(preview)[0])  # the mean code: a steady picture
+            samples = model.decode(fixed_z)
+        seconds = time.perf_counter() - epoch_start - paused
+        count = max(1, sums["images"])
+        epoch += 1
+        batch = 0
+        partial = {"loss": 0.0, "bce": 0.0, "kld": 0.0, "images": 0, "seconds": 0.0}
+        yield EpochEnd(
+            epoch=epoch,
+            epochs=config.epochs,
+            step=step,
+            loss=sums["loss"] / count,
+            bce=sums["bce"] / count,
+            kld=sums["kld"] / count,
+            beta=beta,
+            test_loss=held_out["loss"],
+            test_bce=held_out["bce"],
+            test_kld=held_out["kld"],
+            test_loss_stderr=held_out["stderr"],
+            seconds=seconds,
+            images_per_second=sums["images"] / max(train_seconds, 1e-9),
+        )
+        yield EpochImages(
+            epoch,
+            step,
+            pairs_grid(to_uint8(preview), to_uint8(recon)),
+            make_grid(to_uint8(samples), 8),
+        )
+        yield snapshot(epoch)
+        yield save("epoch", epoch, 0, partial)
+
+    if config.iwae_k > 0 and not control.stop_requested:
+        yield FinalEvaluation(epoch, evaluate(model, x_test, k=config.iwae_k))
+    yield RunFinished(epoch, step, "completed", time.perf_counter() - started)

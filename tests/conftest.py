@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated dataset cache, the real MNIST subset, tiny configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vae_tui.core.config import TrainConfig
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test uses a fresh per-session cache and never touches the network."""
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["VAE_TUI_CACHE"] = str(cache)
+    os.environ["VAE_TUI_NO_DOWNLOAD"] = "1"
+    return cache
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(isolated_cache: Path) -> Path:
+    from vae_tui.core.data import resolve_dataset_dir
+
+    return resolve_dataset_dir("mnist")
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path, mnist_dir: Path) -> TrainConfig:
+    """A config that trains in a fraction of a second on real MNIST images."""
+    return TrainConfig(
+        epochs=2,
+        batch_size=64,
+        hidden_dim=32,
+        latent_dim=4,
+        train_limit=512,
+        test_limit=128,
+        run_dir=str(tmp_path / "run"),
+        swanlab="disabled",
+        iwae_k=4,
+        device="cpu",
+    )

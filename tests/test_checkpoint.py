@@ -1,0 +1,115 @@
+"""Checkpoints: round trip, atomic replacement, and refusal of anything that is not weights."""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae_tui.core import checkpoint as ckpt
+from vae_tui.core.errors import CheckpointError
+from vae_tui.core.model import VAE
+
+
+def test_round_trip_keeps_every_tensor(tmp_path: Path) -> None:
+    model = VAE(hidden_dim=16, latent_dim=3)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.rand(4, 784))[0].sum().backward()
+    opt.step()
+    payload = {"format": ckpt.FORMAT, "version": 1, "model": model.state_dict(),
+               "optimizer": opt.state_dict(), "epoch": 3, "rng": {"noise": torch.Generator().get_state()}}  # fmt: skip
+    ckpt.atomic_save(payload, tmp_path / "c.pt")
+    loaded = ckpt.read_checkpoint(tmp_path / "c.pt")
+    state = ckpt.model_state(loaded)
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert ckpt.architecture(state) == {"input_dim": 784, "hidden_dim": 16, "latent_dim": 3}
+    fresh = torch.optim.AdamW(VAE(hidden_dim=16, latent_dim=3).parameters())
+    fresh.load_state_dict(loaded["optimizer"])
+    assert loaded["epoch"] == 3
+    assert list(tmp_path.iterdir()) == [tmp_path / "c.pt"]  # no temp file left
+
+
+def test_reference_state_dict_loads_as_is(tmp_path: Path) -> None:
+    model = VAE()
+    torch.save(model.state_dict(), tmp_path / "vae.pth")
+    state = ckpt.model_state(ckpt.read_checkpoint(tmp_path / "vae.pth"))
+    assert ckpt.architecture(state) == {"input_dim": 784, "hidden_dim": 256, "latent_dim": 20}
+
+
+def test_failed_write_leaves_the_previous_checkpoint_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "checkpoint.pt"
+    ckpt.atomic_save(
+        {"format": ckpt.FORMAT, "model": VAE(hidden_dim=8, latent_dim=2).state_dict(), "epoch": 1}, path
+    )
+    before = path.read_bytes()
+    real_save = torch.save
+
+    def disk_full(obj: object, f: object, *a: object, **k: object) -> None:
+        real_save(obj, f)  # bytes reach the temp file, then the disk fills up
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        ckpt.atomic_save({"epoch": 2}, path)
+    assert path.read_bytes() == before
+    assert ckpt.read_checkpoint(path)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"\x00garbage" * 100, "corrupt"),
+        (os.urandom(4096), "corrupt"),
+    ],
+    ids=["empty", "garbage", "random-bytes"],
+)
+def test_unreadable_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        ckpt.read_checkpoint(path)
+
+
+def test_truncated_checkpoint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    torch.save(VAE().state_dict(), path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        ckpt.read_checkpoint(path)
+
+
+def test_pickle_with_code_is_refused_and_never_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pt"
+    torch.save({"model": Boom()}, path)
+    with pytest.raises(CheckpointError, match="refused"):
+        ckpt.read_checkpoint(path)
+    path.write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(CheckpointError):
+        ckpt.read_checkpoint(path)
+    assert not (tmp_path / "pwned.txt").exists()
+
+
+def test_other_architectures_are_refused(tmp_path: Path) -> None:
+    conv = {"conv.weight": torch.zeros(3, 3)}
+    with pytest.raises(CheckpointError, match="expected keys fc1"):
+        ckpt.model_state(conv)
+    bad = VAE().state_dict()
+    bad["fc2.weight"] = torch.zeros(256, 7)
+    with pytest.raises(CheckpointError, match=r"fc2\.weight has shape"):
+        ckpt.architecture(bad)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        ckpt.read_checkpoint(tmp_path / "nope.pt")

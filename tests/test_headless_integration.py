@@ -1,0 +1,82 @@
+"""End to end on real MNIST: the installed `vae-tui --train-only`, read as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vae_tui.core import checkpoint as ckpt
+from vae_tui.core.metrics import read_metrics
+
+from .swanlab_log import read_swanlab_log
+
+VAE_TUI = Path(sys.executable).parent / "vae-tui"
+SUMMARY = re.compile(
+    r"--- Epoch \[(\d+)/2\] Summary ---\n"
+    r"Avg Loss: \d+\.\d{4}, Avg BCE: \d+\.\d{4}, Avg KLD: \d+\.\d{4}\n"
+    r"Model saved at epoch \1\.\n"
+    r"Held-out Loss: \d+\.\d{4} ± \d+\.\d{4}, BCE: \d+\.\d{4}, KLD: \d+\.\d{4} .*\n"
+)
+
+
+@pytest.mark.slow
+def test_train_only_two_epochs_on_real_mnist(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [str(VAE_TUI), "--train-only", "--epochs", "2", "--train-limit", "3000", "--test-limit", "500",
+         "--run-dir", str(run_dir), "--iwae-k", "8"],
+        check=False, capture_output=True, text=True, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "\x1b" not in out and "\r" not in out  # a pipe gets plain lines only
+    assert [m.group(1) for m in SUMMARY.finditer(out)] == ["1", "2"]
+    assert "Final held-out: -ELBO" in out and "IWAE -log p(x)" in out
+    assert result.stderr == ""
+
+    rows = read_metrics(run_dir)
+    epochs = [r for r in rows if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    expected = {
+        "epoch",
+        "loss",
+        "bce",
+        "kld",
+        "beta",
+        "test_loss",
+        "test_bce",
+        "test_kld",
+        "seconds",
+        "images_per_second",
+    }
+    assert expected <= set(epochs[0])
+    # The printed numbers are the logged ones.
+    assert f"Avg Loss: {epochs[1]['loss']:.4f}, Avg BCE: {epochs[1]['bce']:.4f}" in out
+    # It learned: reconstruction and held-out loss went down.
+    assert epochs[1]["bce"] < epochs[0]["bce"]
+    assert epochs[1]["test_loss"] < epochs[0]["test_loss"]
+    assert rows[-1]["kind"] == "final" and rows[-1]["iwae_nll"] <= rows[-1]["neg_elbo"] + 1.0
+
+    data = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
+    assert data["epoch"] == 2 and ckpt.architecture(ckpt.model_state(data))["latent_dim"] == 20
+    assert json.loads((run_dir / "config.json").read_text())["train_limit"] == 3000
+    assert sorted(p.name for p in (run_dir / "images").iterdir()) == [
+        "epoch-001-reconstructions.png", "epoch-001-samples.png",
+        "epoch-002-reconstructions.png", "epoch-002-samples.png",
+    ]  # fmt: skip
+    swan = list((run_dir / "swanlab").glob("run-*/run-*.swanlab"))
+    assert len(swan) == 1
+    assert len(list(swan[0].parent.glob("media/image/*.png"))) == 4
+    log = read_swanlab_log(swan[0])
+    batches = log["scalars"]["train/loss"]
+    assert [step for step, _ in batches] == list(range(1, 2 * 24 + 1))  # every batch, by step
+    assert [v for _, v in log["scalars"]["test/loss"]] == pytest.approx([r["test_loss"] for r in epochs])
+    assert log["media"] == {"images/reconstructions": 2, "images/samples": 2}
+    assert log["finished"] == "RUN_STATE_FINISHED"

@@ -1,0 +1,105 @@
+"""metrics.jsonl survives torn writes; SwanLab writes a real offline log and never stops training."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from vae_tui.core.config import TrainConfig
+from vae_tui.core.consumers import drive
+from vae_tui.core.metrics import MetricsWriter, read_metrics
+from vae_tui.core.session import standard_consumers
+from vae_tui.core.tracking import SwanLabTracker
+from vae_tui.core.train import train
+
+
+def test_torn_last_line_is_skipped_and_cut_before_appending(tiny_config: TrainConfig) -> None:
+    drive(train(tiny_config.with_(epochs=1, iwae_k=0)), [MetricsWriter()])
+    path = Path(tiny_config.run_dir) / "metrics.jsonl"
+    with open(path, "a") as f:
+        f.write('{"kind": "epoch", "epoch": 2, "lo')  # a kill in the middle of a write
+    assert [r["epoch"] for r in read_metrics(path)] == [1]
+    from vae_tui.core.resume import load_resume
+
+    config, data = load_resume(tiny_config.run_dir, {"epochs": 2, "iwae_k": 4})
+    drive(train(config, resume=data), [MetricsWriter()])
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 2]  # epoch rows, then the final row
+    assert [json.loads(line)["kind"] for line in lines] == ["epoch", "epoch", "final"]
+
+
+def test_read_metrics_tolerates_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b'{"epoch": 1}\n\xff\xfe not json\n[1, 2]\n{"epoch": 2}\n{"epo')
+    assert read_metrics(path) == [{"epoch": 1}, {"epoch": 2}]
+    assert read_metrics(tmp_path / "missing.jsonl") == []
+
+
+def swanlab_files(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / "swanlab").glob("run-*/run-*.swanlab"))
+
+
+def test_offline_swanlab_run_is_written_under_the_run_dir(tiny_config: TrainConfig) -> None:
+    config = tiny_config.with_(swanlab="offline", epochs=1, iwae_k=0)
+    consumers = standard_consumers(config)
+    drive(train(config), consumers)
+    run_dir = Path(config.run_dir)
+    logs = swanlab_files(run_dir)
+    assert len(logs) == 1 and logs[0].stat().st_size > 0
+    media = list(logs[0].parent.glob("media/image/*.png"))
+    assert len(media) == 2  # the reconstruction grid and the sample grid of epoch 1
+    tracker = next(c for c in consumers if isinstance(c, SwanLabTracker))
+    assert tracker.active_mode == "offline"
+
+
+def test_swanlab_failure_is_one_warning_and_training_goes_on(
+    tiny_config: TrainConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import swanlab
+
+    calls = {"n": 0}
+
+    def flaky_log(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(swanlab, "log", flaky_log)
+    logging.getLogger("vae_tui").propagate = True
+    config = tiny_config.with_(swanlab="offline")
+    with caplog.at_level(logging.WARNING, logger="vae_tui"):
+        finished = drive(train(config), standard_consumers(config))
+    assert finished is not None and finished.status == "completed" and finished.epochs_completed == 2
+    warnings = [r for r in caplog.records if "SwanLab" in r.getMessage()]
+    assert len(warnings) == 1 and "disk on fire" in warnings[0].getMessage()
+    assert calls["n"] == 1  # after the first failure, nothing more is sent to SwanLab
+
+
+def test_swanlab_init_failure_is_survived(tiny_config: TrainConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    import swanlab
+
+    def no_init(*args: object, **kwargs: object) -> None:
+        raise ImportError("swanlab is broken")
+
+    monkeypatch.setattr(swanlab, "init", no_init)
+    config = tiny_config.with_(swanlab="offline", epochs=1, iwae_k=0)
+    finished = drive(train(config), standard_consumers(config))
+    assert finished is not None and finished.status == "completed"
+    assert (Path(config.run_dir) / "metrics.jsonl").exists()
+
+
+def test_cloud_without_key_falls_back_to_offline(
+    tiny_config: TrainConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("SWANLAB_API_KEY", raising=False)
+    logging.getLogger("vae_tui").propagate = True
+    config = tiny_config.with_(swanlab="cloud", epochs=1, iwae_k=0)
+    consumers = standard_consumers(config)
+    with caplog.at_level(logging.WARNING, logger="vae_tui"):
+        drive(train(config), consumers)
+    tracker = next(c for c in consumers if isinstance(c, SwanLabTracker))
+    assert tracker.active_mode == "offline"
+    assert any("SWANLAB_API_KEY" in r.getMessage() for r in caplog.records)
+    assert len(swanlab_files(Path(config.run_dir))) == 1

@@ -1,0 +1,1 @@
+"""vae-tui's front ends: the command line, the headless printer and the Textual app."""

@@ -1,0 +1,214 @@
+"""The `vae-tui` command: parse flags first (fast `--help`, no torch), then pick a front end.
+
+Without a terminal on stdin and stderr (nohup, a pipe, `ssh host vae-tui` without -t, CI) the app
+cannot draw, so the mode is decided here, before any App exists, and such runs go headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from vae_tui.core.config import (
+    DATASET_CHOICES,
+    DEVICE_CHOICES,
+    KL_ANNEAL_CHOICES,
+    SWANLAB_CHOICES,
+    TrainConfig,
+)
+
+PROG = "vae-tui"
+DEFAULTS = TrainConfig()
+
+
+def _number(kind: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
+    word = "≥" if inclusive else ">"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a{'n integer' if kind is int else ' number'}"
+            ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if value < minimum or (value == minimum and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be {word} {minimum:g}, got {text}")
+        return value
+
+    return parse
+
+
+positive_int = _number(int, 0, inclusive=False)
+non_negative_int = _number(int, 0, inclusive=True)
+positive_float = _number(float, 0, inclusive=False)
+non_negative_float = _number(float, 0, inclusive=True)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag costs one line on stderr, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog=PROG,
+        description="Train a variational autoencoder on MNIST live in the terminal, and explore it.",
+        epilog="Runs are written to runs/<timestamp> (config.json, checkpoint.pt, metrics.jsonl, "
+        "images/, swanlab/). Upload an offline SwanLab run later with: swanlab sync RUN_DIR/swanlab/run-*",
+    )
+    S = argparse.SUPPRESS  # unset flags stay absent, so --resume can tell what the user changed
+    mode = p.add_argument_group("mode")
+    mode.add_argument(
+        "--train-only", action="store_true", help="train headless: plain progress lines, no screen"
+    )
+    mode.add_argument("--resume", metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
+    mode.add_argument(
+        "--checkpoint", metavar="PATH", help="open a trained model (ours or a reference state_dict)"
+    )
+    mode.add_argument("--eval", action="store_true", help="evaluate --checkpoint on the test set and exit")
+    mode.add_argument(
+        "--iwae-k",
+        type=non_negative_int,
+        default=S,
+        metavar="K",
+        help="importance samples for the -log p(x) bound (default: 1000 with --eval, "
+        f"{DEFAULTS.iwae_k} at the end of training; 0 skips it)",
+    )
+    mode.add_argument(
+        "--binarize",
+        action="store_true",
+        help="with --eval: dynamically binarized pixels (literature protocol)",
+    )
+    mode.add_argument("--json", action="store_true", help="with --eval: print the results as JSON")
+
+    t = p.add_argument_group("training (defaults: the reference design)")
+    t.add_argument(
+        "--epochs", type=positive_int, default=S, help=f"passes over the data (default {DEFAULTS.epochs})"
+    )
+    t.add_argument(
+        "--batch-size", type=positive_int, default=S, help=f"images per step (default {DEFAULTS.batch_size})"
+    )
+    t.add_argument(
+        "--lr", type=positive_float, default=S, help=f"AdamW learning rate (default {DEFAULTS.lr:g})"
+    )
+    t.add_argument(
+        "--hidden-dim",
+        type=positive_int,
+        default=S,
+        help=f"hidden layer width (default {DEFAULTS.hidden_dim})",
+    )
+    t.add_argument(
+        "--latent-dim",
+        type=positive_int,
+        default=S,
+        help=f"latent dimensions (default {DEFAULTS.latent_dim})",
+    )
+    t.add_argument(
+        "--kl-anneal",
+        choices=KL_ANNEAL_CHOICES,
+        default=S,
+        help="linear: beta = beta_max * epoch_index / epochs; none: beta = beta_max (default linear)",
+    )
+    t.add_argument(
+        "--beta-max",
+        type=non_negative_float,
+        default=S,
+        help=f"KL weight reached by the schedule (default {DEFAULTS.beta_max:g})",
+    )
+    t.add_argument("--seed", type=non_negative_int, default=S, help=f"random seed (default {DEFAULTS.seed})")
+    t.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default=S,
+        help="auto picks cuda, then mps, then cpu (default auto)",
+    )
+
+    d = p.add_argument_group("data and output")
+    d.add_argument(
+        "--dataset", choices=DATASET_CHOICES, default=S, help="default mnist (bundled, works offline)"
+    )
+    d.add_argument(
+        "--data-dir",
+        default=S,
+        metavar="DIR",
+        help="folder with the four IDX files (default: per-user cache)",
+    )
+    d.add_argument(
+        "--train-limit", type=positive_int, default=S, metavar="N", help="use the first N training images"
+    )
+    d.add_argument(
+        "--test-limit", type=positive_int, default=S, metavar="N", help="use the first N test images"
+    )
+    d.add_argument(
+        "--run-dir", default=S, metavar="DIR", help="where to write the run (default runs/<timestamp>)"
+    )
+    d.add_argument(
+        "--swanlab",
+        choices=SWANLAB_CHOICES,
+        default=S,
+        help="offline (default; no network), cloud (needs SWANLAB_API_KEY) or disabled",
+    )
+    return p
+
+
+TRAIN_FIELDS = {
+    "epochs", "batch_size", "lr", "hidden_dim", "latent_dim", "kl_anneal", "beta_max", "seed",
+    "device", "dataset", "data_dir", "train_limit", "test_limit", "run_dir", "swanlab", "iwae_k",
+}  # fmt: skip
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The training fields the user set on the command line (and only those)."""
+    return {k: v for k, v in vars(args).items() if k in TRAIN_FIELDS}
+
+
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def fail(message: str, code: int) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.eval and not args.checkpoint:
+        parser.error("--eval needs --checkpoint PATH")
+    if args.resume and args.checkpoint:
+        parser.error("--resume and --checkpoint cannot be combined")
+    if (args.binarize or args.json) and not args.eval:
+        parser.error("--binarize and --json only apply to --eval")
+
+    from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415 - keep --help free of imports
+
+    try:
+        if args.eval:
+            from .evaluation import run_eval  # noqa: PLC0415
+
+            return run_eval(args)
+        if args.train_only or not has_terminal():
+            if not args.train_only:
+                print(f"{PROG}: no terminal on stdin/stderr, running headless (as --train-only)", flush=True)
+            from .headless import run_headless  # noqa: PLC0415
+
+            return run_headless(args)
+        from .app import run_app  # noqa: PLC0415
+
+        return run_app(args)
+    except VaeTuiError as e:
+        return fail(str(e), e.exit_code)
+    except MemoryError:
+        return fail("out of memory; try a smaller --batch-size or --train-limit", 1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
