@@ -30,9 +30,15 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
     state = ckpt.model_state(data, path)
     dims = ckpt.architecture(state, path)
     ours = data.get("format") == ckpt.FORMAT
-    config = TrainConfig.from_dict(data["config"]) if ours and isinstance(data.get("config"), dict) else TrainConfig()
+    config = (
+        TrainConfig.from_dict(data["config"])
+        if ours and isinstance(data.get("config"), dict)
+        else TrainConfig()
+    )
     config = config.with_(**dims)
     model = VAE(**dims)
     model.load_state_dict(state)
     model.to(device).eval()
-    return LoadedModel(model, config, data.get("epoch") if ours else None, "checkpoint" if ours else "state_dict")
+    return LoadedModel(
+        model, config, data.get("epoch") if ours else None, "checkpoint" if ours else "state_dict"
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .config import TrainConfig, default_run_dir, kl_weight
+from .control import TrainControl
 from .data import load_split, resolve_dataset_dir
 from .device import resolve_device
 from .errors import ConfigError, VaeTuiError
@@ -38,6 +38,7 @@ from .events import (
     RunFinished,
     RunStarted,
 )
+from .explorer import random_latents
 from .grids import make_grid, pairs_grid, to_uint8
 from .loss import vae_loss
 from .model import VAE
@@ -48,51 +49,6 @@ PREVIEW_SAMPLES = 64  # fixed z whose decodings are logged every epoch
 
 class TrainingDiverged(VaeTuiError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class TrainControl:
-    """Requests from other threads, honoured by the loop between batches."""
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._save = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # a paused loop must wake up to stop
-
-    def request_checkpoint(self) -> None:
-        self._save.set()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    def wait_while_paused(self) -> float:
-        """Block while paused; the seconds spent waiting (kept out of throughput numbers)."""
-        if self._running.is_set():
-            return 0.0
-        start = time.perf_counter()
-        self._running.wait()
-        return time.perf_counter() - start
-
-    def take_save_request(self) -> bool:
-        if self._save.is_set():
-            self._save.clear()
-            return True
-        return False
 
 
 def epoch_permutation(seed: int, epoch_index: int, n: int) -> torch.Tensor:
@@ -222,9 +178,7 @@ def train(
     # Accelerators run ahead of Python; reading losses back every batch would stall them.
     sync_every = 1 if device.type == "cpu" else 25
     preview = x_test[:PREVIEW_IMAGES]
-    fixed_z = torch.randn(
-        PREVIEW_SAMPLES, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
-    ).to(device)
+    fixed_z = random_latents(PREVIEW_SAMPLES, config.latent_dim, config.seed + 2).to(device)
 
     def save(reason: str, epoch_done: int, batch_done: int, sums: dict[str, float]) -> CheckpointSaved:
         path = ckpt.atomic_save(

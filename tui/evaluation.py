@@ -42,7 +42,12 @@ def run_eval(args: argparse.Namespace) -> int:
     k = getattr(args, "iwae_k", 1000)
     results = evaluate(loaded.model, test.images.to(device), k=k, binarize=args.binarize)
     results.update(
-        {"checkpoint": str(args.checkpoint), "source": loaded.source, "epochs": loaded.epoch, "dataset": dataset}
+        {
+            "checkpoint": str(args.checkpoint),
+            "source": loaded.source,
+            "epochs": loaded.epoch,
+            "dataset": dataset,
+        }
     )
     if args.json:
         json.dump(results, sys.stdout, indent=2)

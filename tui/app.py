@@ -1,0 +1,461 @@
+"""The Textual app: live training on the left, what the model learned on the right.
+
+Training runs in a thread worker that iterates the one training loop and feeds the same
+consumers as `--train-only` (metrics, image grids, SwanLab) plus a bridge that posts messages to
+the UI. Torch is imported by that worker, so the first frame appears while it loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
+from textual.worker import Worker, WorkerState
+
+from vae_tui.core.control import TrainControl
+
+from .bridge import UiBridge
+from .messages import Batches, Failed, ModelOpened, TrainEvent
+from .widgets.losses import LossHistory, LossPanel
+from .widgets.status import RunStatus, StatusPanel
+from .widgets.views import (
+    SAMPLE_COUNT,
+    BrowseState,
+    ImageView,
+    ReconstructionView,
+    SamplesView,
+    TraversalView,
+)
+
+NARROW_WIDTH = 110  # below this the loss plots move into their own tab
+MIN_SIZE = (40, 12)  # below this only a "terminal too small" note is shown
+REDRAW_HZ = 3
+TAB_ORDER = ("losses", "recon", "samples", "traversal")
+
+
+class MainScreen(Screen):
+    """The default screen, with Tab switching tabs instead of moving focus (nothing here takes it)."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("tab", "app.next_tab", "Next tab", show=False),
+        Binding("shift+tab", "app.next_tab(-1)", "Previous tab", show=False),
+    ]
+
+
+class Notice(logging.Handler):
+    """Core warnings (e.g. SwanLab falling back to offline) as toasts, never on the terminal."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__(logging.INFO)
+        self.app = app
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.app.post_message(Failed(record.getMessage(), 0, fatal=False))
+
+
+class VaeApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "vae-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [  # noqa: RUF012
+        Binding("left", "browse(-1)", "Prev", key_display="←"),
+        Binding("right", "browse(1)", "Next", key_display="→"),
+        Binding("up", "dimension(-1)", "Dim", key_display="↑"),
+        Binding("down", "dimension(1)", "Dim", key_display="↓"),
+        Binding("1", "show_tab('losses')", "Losses", show=False),
+        Binding("2", "show_tab('recon')", "Recon", show=False),
+        Binding("3", "show_tab('samples')", "Samples", show=False),
+        Binding("4", "show_tab('traversal')", "Traversal", show=False),
+        Binding("space", "pause", "Pause"),
+        Binding("n", "new_samples", "New z"),
+        Binding("z", "toggle_base", "Base 0/μ"),
+        Binding("s", "save", "Save"),
+        Binding("q", "quit_clean", "Quit"),
+        Binding("ctrl+c", "quit_clean(130)", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__()
+        self.args = args
+        self.browse_only = bool(args.checkpoint)
+        self.control = TrainControl()
+        self.history = LossHistory()
+        self.state = BrowseState()
+        self.status = RunStatus(mode="browse" if self.browse_only else "train")
+        self.test_images: Any = None
+        self.test_labels: Any = None
+        self.config: dict[str, Any] = {}
+        self.training_active = False
+        self.quitting: int | None = None
+        self.last_checkpoint: str | None = None
+        self.tracker: Any = None
+        self._rate: list[tuple[float, int]] = []
+
+    # -- layout ------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
+
+    def compose(self) -> ComposeResult:
+        yield StatusPanel(id="status")
+        with Horizontal(id="main"):
+            yield LossPanel(self.history, id="side-losses")
+            with TabbedContent(id="tabs", initial="recon"):
+                with TabPane("1 Losses", id="losses"):
+                    yield LossPanel(self.history, id="tab-losses")
+                with TabPane("2 Reconstructions", id="recon"):
+                    yield ReconstructionView(self.state, id="view-recon")
+                with TabPane("3 Samples", id="samples"):
+                    yield SamplesView(self.state, id="view-samples")
+                with TabPane("4 Traversal", id="traversal"):
+                    yield TraversalView(self.state, id="view-traversal")
+        yield Static(
+            f"Terminal too small: vae-tui needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]}", id="too-small"
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Tabs).can_focus = False  # arrows belong to the image views
+        self.apply_size(self.size.width, self.size.height)
+        if self.size.width < NARROW_WIDTH:
+            self.query_one(TabbedContent).active = "losses"
+        self.set_interval(1 / REDRAW_HZ, self.tick)
+        self.refresh_status()
+        loop = asyncio.get_running_loop()
+        for sig, code in ((signal.SIGTERM, 143), (signal.SIGHUP, 129)):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.action_quit_clean, code)
+        if self.browse_only:
+            self.status.phase = "opening"
+            self.open_model()
+        else:
+            self.training_active = True
+            self.run_training()
+
+    def on_resize(self, event: Any) -> None:
+        self.apply_size(event.size.width, event.size.height)
+
+    def apply_size(self, width: int, height: int) -> None:
+        screen = self.screen
+        screen.set_class(width < MIN_SIZE[0] or height < MIN_SIZE[1], "tiny")
+        narrow = width < NARROW_WIDTH
+        screen.set_class(narrow, "narrow")
+        tabs = self.query_one(TabbedContent)
+        if narrow:
+            tabs.show_tab("losses")
+        else:
+            if tabs.active == "losses":
+                tabs.active = "recon"
+            tabs.hide_tab("losses")
+        self.call_after_refresh(self.redraw_all)
+
+    def redraw_all(self) -> None:
+        for view in self.query(ImageView):
+            view.stale = True
+        self.active_view_update()
+        for panel in self.query(LossPanel):
+            panel.redraw(force=True)
+
+    # -- periodic redraw ---------------------------------------------------------------------
+    def tick(self) -> None:
+        for panel in self.query(LossPanel):
+            panel.redraw()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusPanel).show(self.status)
+
+    def active_view(self) -> ImageView | None:
+        active = self.query_one(TabbedContent).active
+        return next((v for v in self.query(ImageView) if v.id == f"view-{active}"), None)
+
+    def active_view_update(self) -> None:
+        if view := self.active_view():
+            view.update_view()
+
+    @on(TabbedContent.TabActivated)
+    def tab_changed(self) -> None:
+        self.active_view_update()
+        self.query_one("#tab-losses", LossPanel).redraw(force=True)
+
+    # -- training worker ---------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="training")
+    def run_training(self) -> None:
+        from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
+
+        from .launch import plan_run  # noqa: PLC0415
+
+        bridge = UiBridge(self.post_message)
+        started = False
+        try:
+            config, resume = plan_run(self.args)
+            from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads here, off the UI
+            from vae_tui.core.session import standard_consumers  # noqa: PLC0415
+            from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
+            from vae_tui.core.train import train  # noqa: PLC0415
+
+            consumers = standard_consumers(config)
+            self.tracker = next((c for c in consumers if isinstance(c, SwanLabTracker)), None)
+
+            def stream() -> Any:
+                nonlocal started
+                for event in train(config, self.control, resume=resume):
+                    started = True
+                    yield event
+
+            drive(stream(), [*consumers, bridge])
+        except VaeTuiError as e:
+            self.post_message(Failed(str(e), e.exit_code, fatal=not started))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="open")
+    def open_model(self) -> None:
+        from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
+
+        try:
+            from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415
+            from vae_tui.core.models_io import load_model  # noqa: PLC0415
+
+            loaded = load_model(self.args.checkpoint)
+            dataset = getattr(self.args, "dataset", loaded.config.dataset)
+            folder = resolve_dataset_dir(dataset, getattr(self.args, "data_dir", None))
+            test = load_split(folder, "test", getattr(self.args, "test_limit", None))
+            info = {
+                "source": loaded.source,
+                "epoch": loaded.epoch,
+                "dataset": dataset,
+                "seed": loaded.config.seed,
+            }
+            self.post_message(ModelOpened(loaded.model.state_dict(), test.images, test.labels, info))
+        except VaeTuiError as e:
+            self.post_message(Failed(str(e), e.exit_code, fatal=True))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(
+                f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", timeout=30
+            )
+            self.status.message = f"error: {type(error).__name__}: {error}"
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.training_active = False
+            if self.status.phase not in ("finished", "stopped"):
+                self.status.phase = "stopped"
+            self.refresh_status()
+            if self.quitting is not None:
+                self.exit(return_code=self.quitting)
+
+    # -- messages from the worker -----------------------------------------------------------
+    def on_failed(self, message: Failed) -> None:
+        if message.fatal:
+            self.exit(return_code=message.exit_code, message=f"vae-tui: error: {message.text}")
+            return
+        if message.exit_code:
+            self.status.message = message.text
+            self.notify(message.text, title="Training stopped", severity="error", timeout=30)
+        else:
+            self.notify(message.text, severity="warning", timeout=10)
+        self.refresh_status()
+
+    def on_batches(self, message: Batches) -> None:
+        batches = message.batches
+        last = batches[-1]
+        self.history.add_batches([b.step for b in batches], [b.loss for b in batches])
+        s = self.status
+        if s.train_started is None:
+            s.train_started = time.monotonic()
+        s.phase = "training"
+        s.epoch, s.epochs, s.batch, s.batches, s.step, s.beta = (
+            last.epoch, last.epochs, last.batch, last.batches, last.step, last.beta,
+        )  # fmt: skip
+        s.done_batches += len(batches)
+        s.remaining_batches = (last.epochs - last.epoch) * last.batches + (last.batches - last.batch)
+        now = time.monotonic()
+        self._rate.append((now, last.step))
+        self._rate = [(t, st) for t, st in self._rate if now - t <= 3.0]
+        if len(self._rate) > 1 and not s.paused:
+            (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
+            if t1 > t0:
+                s.images_per_second = (s1 - s0) * self.config.get("batch_size", 128) / (t1 - t0)
+
+    def on_train_event(self, message: TrainEvent) -> None:
+        from vae_tui.core import events as ev  # noqa: PLC0415 - torch is loaded once events flow
+
+        e = message.event
+        s = self.status
+        if isinstance(e, ev.RunStarted):
+            self.config = e.config
+            self.test_images, self.test_labels = e.test_images, e.test_labels
+            s.device, s.run_dir, s.swanlab = e.device, e.run_dir, e.config["swanlab"]
+            s.epochs, s.batches, s.phase = e.config["epochs"], e.batches_per_epoch, "training"
+            s.epoch = e.start_epoch
+            s.remaining_batches = (e.config["epochs"] - e.start_epoch) * e.batches_per_epoch
+            self.state.sample_seed = 0
+            self.sub_title = e.run_dir
+        elif isinstance(e, ev.ModelSnapshot):
+            self.set_model(e.state, e.epoch)
+        elif isinstance(e, ev.EpochEnd):
+            row = e.metrics()
+            self.history.add_epoch(row)
+            s.last_epoch = row
+            s.images_per_second = e.images_per_second
+            if self.tracker is not None and self.tracker.active_mode:
+                s.swanlab = self.tracker.active_mode
+        elif isinstance(e, ev.CheckpointSaved):
+            self.last_checkpoint = e.path
+            if e.reason == "request":
+                where = f"epoch {e.epoch + 1}, batch {e.batch}" if e.batch else f"after epoch {e.epoch}"
+                self.notify(f"Checkpoint saved ({where}): {e.path}", title="Saved")
+        elif isinstance(e, ev.FinalEvaluation):
+            s.final = e.results
+        elif isinstance(e, ev.RunFinished):
+            s.phase = "finished" if e.status == "completed" else "stopped"
+            s.paused = False
+            if e.status == "completed":
+                self.notify("Training finished; browse with the arrow keys, q to quit.", title="Done")
+        self.refresh_status()
+
+    def on_model_opened(self, message: ModelOpened) -> None:
+        self.test_images, self.test_labels = message.images, message.labels
+        info = message.info
+        self.config = {"seed": info["seed"]}
+        epochs = f"{info['epoch']} epochs" if info["epoch"] is not None else "reference state_dict"
+        self.status.run_dir = str(self.args.checkpoint)
+        self.status.message = f"({epochs}, {info['dataset']} test set; not training)"
+        self.status.device, self.status.swanlab, self.status.phase = "cpu", "not tracking", "browsing"
+        self.sub_title = str(self.args.checkpoint)
+        self.set_model(message.state, info["epoch"])
+        self.refresh_status()
+
+    def set_model(self, state: dict[str, Any], epoch: int | None) -> None:
+        from vae_tui.core.explorer import LatentExplorer, random_latents  # noqa: PLC0415
+
+        explorer = LatentExplorer(state, self.test_images, self.test_labels)
+        if self.state.samples_z is None or self.state.samples_z.shape[1] != explorer.latent_dim:
+            self.state.samples_z = random_latents(
+                SAMPLE_COUNT, explorer.latent_dim, self.config.get("seed", 0) + 2
+            )
+        self.state.explorer = explorer
+        self.state.epoch = epoch
+        self.state.dim = min(self.state.dim, explorer.latent_dim - 1)
+        self.state.image = min(self.state.image, explorer.count - 1)
+        for view in self.query(ImageView):
+            view.stale = True
+        self.active_view_update()
+
+    # -- key actions -------------------------------------------------------------------------
+    def action_browse(self, delta: int) -> None:
+        e = self.state.explorer
+        if e is None:
+            return
+        if self.query_one(TabbedContent).active == "samples":
+            self.state.sample = (self.state.sample + delta) % SAMPLE_COUNT
+            self.query_one(SamplesView).update_view(force=True)
+        else:
+            self.state.image = (self.state.image + delta) % e.count
+            self.query_one(ReconstructionView).stale = True
+            self.query_one(TraversalView).stale = True
+            self.active_view_update()
+
+    def action_dimension(self, delta: int) -> None:
+        e = self.state.explorer
+        if e is None:
+            return
+        self.state.dim = (self.state.dim + delta) % e.latent_dim
+        view = self.query_one(TraversalView)
+        view.stale = True
+        if self.query_one(TabbedContent).active != "traversal":
+            self.action_show_tab("traversal")
+        else:
+            view.update_view()
+
+    def action_toggle_base(self) -> None:
+        self.state.zero_base = not self.state.zero_base
+        self.query_one(TraversalView).update_view(force=True)
+
+    def action_show_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tab == "losses" and not self.screen.has_class("narrow"):
+            return  # the loss plots are always on screen at this width
+        tabs.active = tab
+
+    def action_next_tab(self, step: int = 1) -> None:
+        visible = [t for t in TAB_ORDER if t != "losses" or self.screen.has_class("narrow")]
+        tabs = self.query_one(TabbedContent)
+        current = visible.index(tabs.active) if tabs.active in visible else 0
+        tabs.active = visible[(current + step) % len(visible)]
+
+    def action_new_samples(self) -> None:
+        from vae_tui.core.explorer import random_latents  # noqa: PLC0415
+
+        e = self.state.explorer
+        if e is None:
+            return
+        self.state.sample_seed += 1
+        seed = self.config.get("seed", 0) + 2 + 1000 * self.state.sample_seed
+        self.state.samples_z = random_latents(SAMPLE_COUNT, e.latent_dim, seed)
+        if self.query_one(TabbedContent).active != "samples":
+            self.action_show_tab("samples")
+        self.query_one(SamplesView).update_view(force=True)
+
+    def action_pause(self) -> None:
+        if not self.training_active:
+            self.notify("Not training.", timeout=3)
+            return
+        s = self.status
+        if self.control.paused:
+            self.control.resume()
+            if s.paused_at is not None:
+                s.paused_total += time.monotonic() - s.paused_at
+            s.paused, s.paused_at = False, None
+        else:
+            self.control.pause()
+            s.paused, s.paused_at = True, time.monotonic()
+        self._rate.clear()
+        self.refresh_status()
+
+    def action_save(self) -> None:
+        if self.training_active:
+            self.control.request_checkpoint()
+            if self.control.paused:
+                self.notify("Paused: the checkpoint is written when training resumes (space).", timeout=5)
+        elif self.browse_only:
+            self.notify("Browsing a saved model: nothing new to save.", timeout=4)
+        else:
+            self.notify(f"Training is over; the last checkpoint is {self.last_checkpoint}", timeout=5)
+
+    def action_quit_clean(self, code: int = 0) -> None:
+        """Stop between batches, save, finish SwanLab, then exit; a second press exits at once."""
+        if self.quitting is not None or not self.training_active:
+            self.exit(return_code=code if self.quitting is None else self.quitting)
+            return
+        self.quitting = code
+        self.control.request_stop()
+        self.status.message = "stopping: saving a checkpoint and closing the SwanLab run… (q again: quit now)"
+        self.refresh_status()
+
+
+def run_app(args: argparse.Namespace) -> int:
+    app = VaeApp(args)
+    logger = logging.getLogger("vae_tui")
+    handler = Notice(app)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        code = app.run()
+    finally:
+        logger.removeHandler(handler)
+        app.control.request_stop()  # if anything still runs, it stops within a batch and saves
+    if app.status.run_dir and not app.browse_only and app.last_checkpoint:
+        print(f"vae-tui: run in {app.status.run_dir} (checkpoint {app.last_checkpoint})", file=sys.stderr)
+    return app.return_code if app.return_code is not None else (code or 0)

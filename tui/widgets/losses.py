@@ -1,0 +1,135 @@
+"""Loss panels: every batch's loss (raw and smoothed) and the per-epoch averages.
+
+Batches arrive hundreds of times a second; the history only appends to arrays, and the plots are
+redrawn from it on a timer (a few Hz), thinned to about two points per column, so the cost of a
+redraw does not grow with the length of the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plot import HiResMode, PlotWidget
+
+SMOOTHING = 0.98  # EMA factor for the smoothed batch loss: about the last 50 batches
+
+
+class LossHistory:
+    """Everything the loss panels draw, appended to by the app as events arrive."""
+
+    def __init__(self) -> None:
+        self.steps = np.empty(0, dtype=np.int64)
+        self.losses = np.empty(0, dtype=np.float64)
+        self.smoothed = np.empty(0, dtype=np.float64)
+        self._ema: float | None = None
+        self._debias = 0.0
+        self.epochs: list[dict[str, float]] = []
+        self.version = 0
+        """Bumped on every change, so panels redraw only when there is something new."""
+
+    def add_batches(self, steps: list[int], losses: list[float]) -> None:
+        smoothed = []
+        for loss in losses:
+            self._ema = loss if self._ema is None else SMOOTHING * self._ema + (1 - SMOOTHING) * loss
+            smoothed.append(self._ema)
+        self.steps = np.concatenate([self.steps, np.asarray(steps, dtype=np.int64)])
+        self.losses = np.concatenate([self.losses, np.asarray(losses, dtype=np.float64)])
+        self.smoothed = np.concatenate([self.smoothed, np.asarray(smoothed, dtype=np.float64)])
+        self.version += 1
+
+    def add_epoch(self, row: dict[str, float]) -> None:
+        self.epochs.append(row)
+        self.version += 1
+
+
+def thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most about `points` points, evenly strided (keeps the last point)."""
+    if len(x) <= points or points <= 0:
+        return x, y
+    stride = int(np.ceil(len(x) / points))
+    idx = np.arange(len(x) - 1, -1, -stride)[::-1]
+    return x[idx], y[idx]
+
+
+class LossPlot(PlotWidget, can_focus=False):
+    """A plot that never takes focus, so the app's arrow keys always browse images."""
+
+    DEFAULT_CSS = """
+    LossPlot { height: 1fr; }
+    """
+    BINDINGS = []  # noqa: RUF012 - drop the plot's pan/zoom keys; they would shadow the app's
+
+
+SERIES = (
+    ("loss", "Avg loss", "bright_white"),
+    ("bce", "BCE", "dodger_blue1"),
+    ("kld", "KLD", "orange1"),
+    ("test_loss", "Held-out", "green3"),
+)
+
+
+def legend(items: list[tuple[str, str]], title: str) -> Text:
+    text = Text(f"{title}  ", style="bold")
+    for label, style in items:
+        text.append("━ ", style=style)
+        text.append(f"{label}  ")
+    return text
+
+
+class LossPanel(Vertical):
+    """Two plots: batch loss by step, and the epoch averages with the held-out loss."""
+
+    DEFAULT_CSS = """
+    LossPanel { height: 1fr; }
+    LossPanel > Static { height: 1; padding: 0 1; }
+    """
+
+    def __init__(self, history: LossHistory, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.history = history
+        self.drawn_version = -1
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            legend([("raw", "grey50"), ("smoothed", "bright_white")], "Batch loss"), id="batch-title"
+        )
+        yield LossPlot(allow_pan_and_zoom=False, id="batch-plot")
+        yield Static(legend([(label, style) for _, label, style in SERIES], "Per epoch"), id="epoch-title")
+        yield LossPlot(allow_pan_and_zoom=False, id="epoch-plot")
+
+    def on_mount(self) -> None:
+        for plot in self.query(LossPlot):
+            plot.margin_top = 0
+            plot.margin_bottom = 2
+            plot.margin_left = 7
+
+    def redraw(self, force: bool = False) -> None:
+        """Redraw from the history if it changed since the last draw (and the panel is on screen)."""
+        if not force and (self.drawn_version == self.history.version or not self.display):
+            return
+        self.drawn_version = self.history.version
+        h = self.history
+        batch_plot = self.query_one("#batch-plot", LossPlot)
+        batch_plot.clear()
+        if len(h.steps):
+            points = max(20, 2 * batch_plot.size.width)
+            x, raw = thin(h.steps, h.losses, points)
+            _, smooth = thin(h.steps, h.smoothed, points)
+            # The first batches' losses are several times the rest; clip so the trend stays visible.
+            tail = raw[len(raw) // 50 :] if len(raw) > 50 else raw
+            batch_plot.set_ylimits(float(np.min(raw)) * 0.98, float(np.max(tail)) * 1.02)
+            batch_plot.plot(x, raw, line_style="grey50", hires_mode=HiResMode.BRAILLE)
+            batch_plot.plot(x, smooth, line_style="bright_white", hires_mode=HiResMode.BRAILLE)
+        epoch_plot = self.query_one("#epoch-plot", LossPlot)
+        epoch_plot.clear()
+        if h.epochs:
+            epochs = np.array([r["epoch"] for r in h.epochs], dtype=float)
+            for key, _, style in SERIES:
+                values = np.array([r[key] for r in h.epochs], dtype=float)
+                if len(values) == 1:
+                    epoch_plot.scatter(epochs, values, marker="●", marker_style=style)
+                else:
+                    epoch_plot.plot(epochs, values, line_style=style, hires_mode=HiResMode.BRAILLE)

@@ -1,0 +1,118 @@
+"""The status panel: where training is, how fast, and where its outputs go."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def bar(fraction: float, width: int) -> Text:
+    filled = max(0, min(width, round(fraction * width)))
+    return Text("━" * filled, style="green") + Text("━" * (width - filled), style="grey30")
+
+
+@dataclass
+class RunStatus:
+    """What the status panel shows; the app updates it from events."""
+
+    phase: str = "loading PyTorch…"
+    mode: str = "train"
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    step: int = 0
+    beta: float = 0.0
+    images_per_second: float | None = None
+    device: str = "…"
+    run_dir: str = ""
+    swanlab: str = ""
+    started: float = field(default_factory=time.monotonic)
+    train_started: float | None = None
+    done_batches: int = 0
+    """Batches done since this session began (for the ETA)."""
+    remaining_batches: int = 0
+    paused: bool = False
+    paused_at: float | None = None
+    paused_total: float = 0.0
+    last_epoch: dict[str, float] | None = None
+    final: dict[str, Any] | None = None
+    message: str = ""
+
+    def elapsed(self) -> float:
+        if self.train_started is None:
+            return 0.0
+        now = self.paused_at if self.paused_at is not None else time.monotonic()
+        return now - self.train_started - self.paused_total
+
+    def eta(self) -> float | None:
+        if not self.done_batches or self.phase != "training":
+            return None
+        return self.elapsed() / self.done_batches * self.remaining_batches
+
+
+class StatusPanel(Static):
+    DEFAULT_CSS = """
+    StatusPanel { height: auto; padding: 0 1; background: $boost; }
+    """
+
+    def show(self, s: RunStatus) -> None:
+        width = max(10, self.size.width - 2)
+        grid = Table.grid(padding=(0, 2), expand=False)
+        if s.mode == "browse":
+            line1 = Text.assemble(("Browsing ", "bold"), (s.run_dir, "cyan"), f"  {s.message}")
+            grid.add_row(line1)
+        else:
+            phase = "paused" if s.paused else s.phase
+            style = {"training": "bold green", "paused": "bold yellow", "finished": "bold cyan"}.get(
+                phase, "bold"
+            )
+            fraction = s.batch / s.batches if s.batches else 0.0
+            head = Text.assemble(
+                (f"{phase.upper()} ", style),
+                f"epoch {s.epoch}/{s.epochs} ",
+            )
+            rest = Text(
+                f" {fraction:4.0%}  step {s.step}  β {s.beta:.2f}  "
+                f"{(s.images_per_second or 0):,.0f} img/s  elapsed {clock(s.elapsed())}  ETA {clock(s.eta())}"
+            )
+            bar_width = max(5, min(30, width - head.cell_len - rest.cell_len))
+            grid.add_row(head + bar(fraction, bar_width) + rest)
+        info = Text.assemble(
+            ("device ", "dim"), s.device, ("  run ", "dim"), (s.run_dir or "–", "cyan"),
+            ("  SwanLab ", "dim"), s.swanlab or "–",
+        )  # fmt: skip
+        grid.add_row(info)
+        if s.last_epoch:
+            e = s.last_epoch
+            summary = Text.assemble(
+                ("last epoch ", "dim"),
+                f"loss {e['loss']:.2f}  BCE {e['bce']:.2f}  KLD {e['kld']:.2f}",
+                ("  held-out ", "dim"),
+                f"{e['test_loss']:.2f}",
+            )
+            if s.final:
+                f = s.final
+                summary.append("  final ", style="dim")
+                summary.append(f"−ELBO {f['neg_elbo']:.2f}")
+                if "iwae_nll" in f:
+                    summary.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
+                summary.append(f"  active units {f['active_units']}/{len(f['kl_per_dim'])}")
+            grid.add_row(summary)
+        if s.message and s.mode != "browse":
+            grid.add_row(Text(s.message, style="yellow"))
+        self.update(grid)

@@ -1,0 +1,219 @@
+"""The three image views: reconstructions, samples and latent traversals.
+
+Each view lays its grid out for the space it has (full-size 28×28 tiles when enough fit, else
+2× downsampled ones), pages through what does not fit and says so in its caption: nothing is
+ever cropped silently. Views draw only when visible; a hidden view is marked stale instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from .pixels import PixelView, fit_count, tile_image
+
+if TYPE_CHECKING:
+    from vae_tui.core.explorer import LatentExplorer
+
+SAMPLE_COUNT = 64
+TRAVERSAL_STEPS = 9
+
+
+@dataclass
+class BrowseState:
+    """What the user has selected; shared by the views and changed by the app's key bindings."""
+
+    explorer: LatentExplorer | None = None
+    image: int = 0
+    """Selected test image: highlighted in the reconstructions, base code of the traversal."""
+    sample: int = 0
+    dim: int = 0
+    """Selected latent dimension in the traversal."""
+    zero_base: bool = False
+    """Traverse around z = 0 instead of the selected image's μ."""
+    sample_seed: int = 0
+    samples_z: Any = None
+    epoch: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def label(self, index: int) -> str:
+        e = self.explorer
+        if e is None or e.labels is None:
+            return ""
+        return f" (label {int(e.labels[index])})"
+
+
+def choose_factor(fits_full: bool) -> int:
+    return 1 if fits_full else 2
+
+
+class ImageView(Vertical):
+    """A caption over a PixelView; subclasses build the picture for the space available."""
+
+    DEFAULT_CSS = """
+    ImageView { height: 1fr; }
+    ImageView > .caption { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, state: BrowseState, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state = state
+        self.stale = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="caption")
+        yield PixelView()
+
+    def on_resize(self) -> None:
+        self.stale = True
+        self.call_after_refresh(self.update_view)
+
+    def update_view(self, force: bool = False) -> None:
+        """Rebuild the picture if stale (or forced) and visible."""
+        self.stale = self.stale or force
+        if not self.stale or not self.is_on_screen:
+            return
+        view = self.query_one(PixelView)
+        caption = self.query_one(".caption", Static)
+        width, height = view.pixel_size
+        if self.state.explorer is None:
+            view.set_image(None, "waiting for the model…")
+            caption.update(self.title_text())
+            self.stale = False
+            return
+        if width < 16 or height < 16:
+            view.set_image(None, "enlarge the terminal to see this view")
+            caption.update(self.title_text())
+            self.stale = False
+            return
+        image, text = self.build(width, height)
+        view.set_image(image, "enlarge the terminal to see this view" if image is None else "")
+        caption.update(text)
+        self.stale = False
+
+    @property
+    def is_on_screen(self) -> bool:
+        return self.display and self.size.width > 0 and self.size.height > 0 and self.region.area > 0
+
+    def title_text(self) -> str:
+        return ""
+
+    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+        raise NotImplementedError
+
+
+def page_of(selected: int, per_page: int, total: int) -> tuple[int, int]:
+    """[start, stop) of the page holding `selected`."""
+    start = (selected // per_page) * per_page
+    return start, min(total, start + per_page)
+
+
+class ReconstructionView(ImageView):
+    """Test images (top of each pair) over their reconstructions; ←/→ selects an image."""
+
+    def title_text(self) -> str:
+        return "Reconstructions: test images over their reconstructions"
+
+    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+        s, e = self.state, self.state.explorer
+        assert e is not None
+
+        def layout(factor: int) -> tuple[int, int]:
+            tile, pad = 28 // factor, 2 if factor == 1 else 1
+            cols = fit_count(width, factor)
+            pairs = 0
+            while pad + (pairs + 1) * 2 * (tile + pad) + pairs * 2 * pad <= height:
+                pairs += 1
+            return cols, pairs
+
+        cols, pairs = layout(1)
+        factor = choose_factor(cols * pairs >= 8)
+        if factor == 2:
+            cols, pairs = layout(2)
+        if cols == 0 or pairs == 0:
+            return None, self.title_text()
+        per_page = cols * pairs
+        start, stop = page_of(s.image, per_page, e.count)
+        indices = list(range(start, stop))
+        originals, recon = e.originals(indices), e.reconstructions(indices)
+        tiles = np.zeros((2 * pairs, cols, 28, 28), dtype=np.uint8)
+        for i in range(len(indices)):
+            r, c = divmod(i, cols)
+            tiles[2 * r, c], tiles[2 * r + 1, c] = originals[i], recon[i]
+        r, c = divmod(s.image - start, cols)
+        image = tile_image(tiles, {(2 * r, c), (2 * r + 1, c)}, factor, gap_rows=set(range(1, 2 * pairs, 2)))
+        bce, kld = e.image_loss(s.image)
+        text = (
+            f"Test images {start + 1}–{stop} of {e.count} (top: image, below: reconstruction)"
+            f"{' · 2× smaller' if factor == 2 else ''}\n"
+            f"Selected #{s.image + 1}{s.label(s.image)}: BCE {bce:.1f} + KLD {kld:.1f} nats  ←/→ browse"
+        )
+        return image, text
+
+
+class SamplesView(ImageView):
+    """Decodings of a fixed z ~ N(0, I) (the same z every epoch); `n` draws a new z."""
+
+    def title_text(self) -> str:
+        return "Samples decoded from z ~ N(0, I)"
+
+    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+        s, e = self.state, self.state.explorer
+        assert e is not None and s.samples_z is not None
+        cols, rows = fit_count(width, 1), fit_count(height, 1)
+        factor = choose_factor(cols * rows >= 12)
+        if factor == 2:
+            cols, rows = fit_count(width, 2), fit_count(height, 2)
+        if cols == 0 or rows == 0:
+            return None, self.title_text()
+        per_page = cols * rows
+        start, stop = page_of(s.sample, per_page, SAMPLE_COUNT)
+        decoded = e.decode(s.samples_z[start:stop])
+        tiles = np.zeros((rows, cols, 28, 28), dtype=np.uint8)
+        for i in range(stop - start):
+            tiles[divmod(i, cols)] = decoded[i]
+        image = tile_image(tiles, {divmod(s.sample - start, cols)}, factor)
+        text = (
+            f"Samples {start + 1}–{stop} of {SAMPLE_COUNT} from z ~ N(0, I), draw #{s.sample_seed + 1}"
+            f"{' · 2× smaller' if factor == 2 else ''}\n"
+            f"Selected sample {s.sample + 1}  ←/→ browse · n new z (the same z is kept across epochs)"
+        )
+        return image, text
+
+
+class TraversalView(ImageView):
+    """One row per latent dimension, sweeping it from −3 to +3 around a base code; ↑/↓ selects."""
+
+    def title_text(self) -> str:
+        return "Latent traversal"
+
+    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+        s, e = self.state, self.state.explorer
+        assert e is not None
+        steps, rows = fit_count(width, 1), fit_count(height, 1)
+        factor = choose_factor(steps >= 7 and rows >= 3)
+        if factor == 2:
+            steps, rows = fit_count(width, 2), fit_count(height, 2)
+        steps = min(TRAVERSAL_STEPS, steps)
+        if steps < 3 or rows == 0:
+            return None, self.title_text()
+        if steps % 2 == 0:
+            steps -= 1  # keep the base value (0 offset) in the middle column
+        rows = min(rows, e.latent_dim)
+        first = min(max(0, s.dim - rows // 2), e.latent_dim - rows)
+        dims = list(range(first, first + rows))
+        base = e.code(None if s.zero_base else s.image)
+        tiles = e.traversal(base, dims, steps)
+        image = tile_image(tiles, {(s.dim - first, c) for c in range(steps)}, factor)
+        where = "z = 0" if s.zero_base else f"μ of test image #{s.image + 1}{s.label(s.image)}"
+        text = (
+            f"Dimensions z{first + 1}–z{first + rows} of {e.latent_dim}, each swept −3 → +3 ({steps} steps)"
+            f"{' · 2× smaller' if factor == 2 else ''}\n"
+            f"Selected z{s.dim + 1} · base: {where}  ↑/↓ dimension · ←/→ image · z toggle base"
+        )
+        return image, text
