@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -48,6 +49,8 @@ TAB_ORDER = ("losses", "recon", "samples", "traversal")
 class MainScreen(Screen):
     """The default screen, with Tab switching tabs instead of moving focus (nothing here takes it)."""
 
+    AUTO_FOCUS = None  # a focused Tabs widget would take ←/→ from the image views
+
     BINDINGS = [  # noqa: RUF012
         Binding("tab", "app.next_tab", "Next tab", show=False),
         Binding("shift+tab", "app.next_tab(-1)", "Previous tab", show=False),
@@ -70,17 +73,17 @@ class VaeApp(App[int]):
     TITLE = "vae-tui"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [  # noqa: RUF012
-        Binding("left", "browse(-1)", "Prev", key_display="←"),
-        Binding("right", "browse(1)", "Next", key_display="→"),
-        Binding("up", "dimension(-1)", "Dim", key_display="↑"),
-        Binding("down", "dimension(1)", "Dim", key_display="↓"),
+        Binding("left", "browse(-1)", "Image", key_display="←→"),
+        Binding("right", "browse(1)", "Next image", show=False),
+        Binding("up", "dimension(-1)", "Dim", key_display="↑↓"),
+        Binding("down", "dimension(1)", "Next dim", show=False),
         Binding("1", "show_tab('losses')", "Losses", show=False),
         Binding("2", "show_tab('recon')", "Recon", show=False),
         Binding("3", "show_tab('samples')", "Samples", show=False),
         Binding("4", "show_tab('traversal')", "Traversal", show=False),
         Binding("space", "pause", "Pause"),
         Binding("n", "new_samples", "New z"),
-        Binding("z", "toggle_base", "Base 0/μ"),
+        Binding("z", "toggle_base", "Base"),
         Binding("s", "save", "Save"),
         Binding("q", "quit_clean", "Quit"),
         Binding("ctrl+c", "quit_clean(130)", "Quit", show=False, priority=True),
@@ -127,9 +130,10 @@ class VaeApp(App[int]):
 
     def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False  # arrows belong to the image views
+        self.set_focus(None)
         self.apply_size(self.size.width, self.size.height)
-        if self.size.width < NARROW_WIDTH:
-            self.query_one(TabbedContent).active = "losses"
+        if self.size.width < NARROW_WIDTH and not self.browse_only:
+            self.query_one(TabbedContent).active = "losses"  # training: show progress first
         self.set_interval(1 / REDRAW_HZ, self.tick)
         self.refresh_status()
         loop = asyncio.get_running_loop()
@@ -149,12 +153,18 @@ class VaeApp(App[int]):
     def apply_size(self, width: int, height: int) -> None:
         screen = self.screen
         screen.set_class(width < MIN_SIZE[0] or height < MIN_SIZE[1], "tiny")
-        narrow = width < NARROW_WIDTH
+        no_history = self.browse_only and not self.history.epochs
+        screen.set_class(no_history, "no-history")
+        narrow = width < NARROW_WIDTH or no_history
         screen.set_class(narrow, "narrow")
         tabs = self.query_one(TabbedContent)
-        if narrow:
+        if narrow and not no_history:
             tabs.show_tab("losses")
         else:
+            if tabs.active == "losses":
+                tabs.active = "recon"
+            tabs.hide_tab("losses")
+        if no_history:
             if tabs.active == "losses":
                 tabs.active = "recon"
             tabs.hide_tab("losses")
@@ -186,7 +196,7 @@ class VaeApp(App[int]):
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self) -> None:
-        self.active_view_update()
+        self.call_after_refresh(self.active_view_update)  # once the new pane has its size
         self.query_one("#tab-losses", LossPanel).redraw(force=True)
 
     # -- training worker ---------------------------------------------------------------------
@@ -224,6 +234,7 @@ class VaeApp(App[int]):
 
         try:
             from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415
+            from vae_tui.core.metrics import read_metrics  # noqa: PLC0415
             from vae_tui.core.models_io import load_model  # noqa: PLC0415
 
             loaded = load_model(self.args.checkpoint)
@@ -236,6 +247,9 @@ class VaeApp(App[int]):
                 "dataset": dataset,
                 "seed": loaded.config.seed,
             }
+            # A checkpoint inside a run folder brings its history: plot the epochs it logged.
+            rows = read_metrics(Path(self.args.checkpoint).parent / "metrics.jsonl")
+            info["epochs"] = [r for r in rows if r.get("kind", "epoch") == "epoch" and "test_loss" in r]
             self.post_message(ModelOpened(loaded.model.state_dict(), test.images, test.labels, info))
         except VaeTuiError as e:
             self.post_message(Failed(str(e), e.exit_code, fatal=True))
@@ -331,10 +345,15 @@ class VaeApp(App[int]):
         self.config = {"seed": info["seed"]}
         epochs = f"{info['epoch']} epochs" if info["epoch"] is not None else "reference state_dict"
         self.status.run_dir = str(self.args.checkpoint)
-        self.status.message = f"({epochs}, {info['dataset']} test set; not training)"
+        self.status.message = f"{epochs} · {info['dataset']} test set · not training"
         self.status.device, self.status.swanlab, self.status.phase = "cpu", "not tracking", "browsing"
         self.sub_title = str(self.args.checkpoint)
+        for row in info["epochs"]:
+            self.history.add_epoch(row)
+        if info["epochs"]:
+            self.status.last_epoch = info["epochs"][-1]
         self.set_model(message.state, info["epoch"])
+        self.apply_size(self.size.width, self.size.height)
         self.refresh_status()
 
     def set_model(self, state: dict[str, Any], epoch: int | None) -> None:
@@ -385,12 +404,13 @@ class VaeApp(App[int]):
 
     def action_show_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
-        if tab == "losses" and not self.screen.has_class("narrow"):
-            return  # the loss plots are always on screen at this width
+        if tab == "losses" and (not self.screen.has_class("narrow") or self.screen.has_class("no-history")):
+            return  # the loss plots are always on screen at this width (or there are none)
         tabs.active = tab
 
     def action_next_tab(self, step: int = 1) -> None:
-        visible = [t for t in TAB_ORDER if t != "losses" or self.screen.has_class("narrow")]
+        losses_tab = self.screen.has_class("narrow") and not self.screen.has_class("no-history")
+        visible = [t for t in TAB_ORDER if t != "losses" or losses_tab]
         tabs = self.query_one(TabbedContent)
         current = visible.index(tabs.active) if tabs.active in visible else 0
         tabs.active = visible[(current + step) % len(visible)]

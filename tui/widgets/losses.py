@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plot import HiResMode, PlotWidget
 
-SMOOTHING = 0.98  # EMA factor for the smoothed batch loss: about the last 50 batches
+SMOOTHING_FRACTION = 0.02  # the smoothed curve averages the last 2% of the batches so far
 
 
 class LossHistory:
@@ -23,22 +23,22 @@ class LossHistory:
     def __init__(self) -> None:
         self.steps = np.empty(0, dtype=np.int64)
         self.losses = np.empty(0, dtype=np.float64)
-        self.smoothed = np.empty(0, dtype=np.float64)
-        self._ema: float | None = None
-        self._debias = 0.0
         self.epochs: list[dict[str, float]] = []
         self.version = 0
         """Bumped on every change, so panels redraw only when there is something new."""
 
     def add_batches(self, steps: list[int], losses: list[float]) -> None:
-        smoothed = []
-        for loss in losses:
-            self._ema = loss if self._ema is None else SMOOTHING * self._ema + (1 - SMOOTHING) * loss
-            smoothed.append(self._ema)
         self.steps = np.concatenate([self.steps, np.asarray(steps, dtype=np.int64)])
         self.losses = np.concatenate([self.losses, np.asarray(losses, dtype=np.float64)])
-        self.smoothed = np.concatenate([self.smoothed, np.asarray(smoothed, dtype=np.float64)])
         self.version += 1
+
+    def smoothed(self) -> np.ndarray:
+        """Trailing mean over a window that grows with the run (2% of it), so the curve is
+        smooth early on and does not lag behind late in a long run."""
+        window = max(1, int(len(self.losses) * SMOOTHING_FRACTION))
+        sums = np.cumsum(np.concatenate([[0.0], self.losses]))
+        counts = np.minimum(np.arange(1, len(self.losses) + 1), window)
+        return (sums[1:] - sums[np.arange(1, len(self.losses) + 1) - counts]) / counts
 
     def add_epoch(self, row: dict[str, float]) -> None:
         self.epochs.append(row)
@@ -117,7 +117,7 @@ class LossPanel(Vertical):
         if len(h.steps):
             points = max(20, 2 * batch_plot.size.width)
             x, raw = thin(h.steps, h.losses, points)
-            _, smooth = thin(h.steps, h.smoothed, points)
+            _, smooth = thin(h.steps, h.smoothed(), points)
             # The first batches' losses are several times the rest; clip so the trend stays visible.
             tail = raw[len(raw) // 50 :] if len(raw) > 50 else raw
             batch_plot.set_ylimits(float(np.min(raw)) * 0.98, float(np.max(tail)) * 1.02)

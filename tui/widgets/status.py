@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -67,15 +66,14 @@ class RunStatus:
 
 class StatusPanel(Static):
     DEFAULT_CSS = """
-    StatusPanel { height: auto; padding: 0 1; background: $boost; }
+    StatusPanel { height: auto; padding: 0 1; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, s: RunStatus) -> None:
         width = max(10, self.size.width - 2)
-        grid = Table.grid(padding=(0, 2), expand=False)
+        rows: list[Text] = []
         if s.mode == "browse":
-            line1 = Text.assemble(("Browsing ", "bold"), (s.run_dir, "cyan"), f"  {s.message}")
-            grid.add_row(line1)
+            rows.append(Text.assemble(("Browsing ", "bold"), (s.run_dir, "cyan"), f" · {s.message}"))
         else:
             phase = "paused" if s.paused else s.phase
             style = {"training": "bold green", "paused": "bold yellow", "finished": "bold cyan"}.get(
@@ -91,12 +89,12 @@ class StatusPanel(Static):
                 f"{(s.images_per_second or 0):,.0f} img/s  elapsed {clock(s.elapsed())}  ETA {clock(s.eta())}"
             )
             bar_width = max(5, min(30, width - head.cell_len - rest.cell_len))
-            grid.add_row(head + bar(fraction, bar_width) + rest)
-        info = Text.assemble(
-            ("device ", "dim"), s.device, ("  run ", "dim"), (s.run_dir or "–", "cyan"),
-            ("  SwanLab ", "dim"), s.swanlab or "–",
-        )  # fmt: skip
-        grid.add_row(info)
+            rows.append(head + bar(fraction, bar_width) + rest)
+        if s.mode != "browse":
+            rows.append(Text.assemble(
+                ("device ", "dim"), s.device, ("  run ", "dim"), (s.run_dir or "–", "cyan"),
+                ("  SwanLab ", "dim"), s.swanlab or "–",
+            ))  # fmt: skip
         if s.last_epoch:
             e = s.last_epoch
             summary = Text.assemble(
@@ -112,7 +110,9 @@ class StatusPanel(Static):
                 if "iwae_nll" in f:
                     summary.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
                 summary.append(f"  active units {f['active_units']}/{len(f['kl_per_dim'])}")
-            grid.add_row(summary)
+            rows.append(summary)
         if s.message and s.mode != "browse":
-            grid.add_row(Text(s.message, style="yellow"))
-        self.update(grid)
+            rows.append(Text(s.message, style="yellow"))
+        text = Text("\n").join(rows)
+        text.no_wrap, text.overflow = True, "ellipsis"
+        self.update(text)

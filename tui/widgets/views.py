@@ -81,6 +81,9 @@ class ImageView(Vertical):
         view = self.query_one(PixelView)
         caption = self.query_one(".caption", Static)
         width, height = view.pixel_size
+        if width == 0 or height == 0:  # not laid out yet: draw once it has a size
+            self.call_after_refresh(self.update_view)
+            return
         if self.state.explorer is None:
             view.set_image(None, "waiting for the model…")
             caption.update(self.title_text())
@@ -151,7 +154,7 @@ class ReconstructionView(ImageView):
         text = (
             f"Test images {start + 1}–{stop} of {e.count} (top: image, below: reconstruction)"
             f"{' · 2× smaller' if factor == 2 else ''}\n"
-            f"Selected #{s.image + 1}{s.label(s.image)}: BCE {bce:.1f} + KLD {kld:.1f} nats  ←/→ browse"
+            f"Selected #{s.image + 1}{s.label(s.image)}: BCE {bce:.1f} + KLD {kld:.1f} nats"
         )
         return image, text
 
@@ -179,9 +182,9 @@ class SamplesView(ImageView):
             tiles[divmod(i, cols)] = decoded[i]
         image = tile_image(tiles, {divmod(s.sample - start, cols)}, factor)
         text = (
-            f"Samples {start + 1}–{stop} of {SAMPLE_COUNT} from z ~ N(0, I), draw #{s.sample_seed + 1}"
+            f"Samples {start + 1}–{stop} of {SAMPLE_COUNT} decoded from z ~ N(0, I)"
             f"{' · 2× smaller' if factor == 2 else ''}\n"
-            f"Selected sample {s.sample + 1}  ←/→ browse · n new z (the same z is kept across epochs)"
+            f"Selected {s.sample + 1} · z draw #{s.sample_seed + 1}, kept across epochs (n: new z)"
         )
         return image, text
 
@@ -212,8 +215,8 @@ class TraversalView(ImageView):
         image = tile_image(tiles, {(s.dim - first, c) for c in range(steps)}, factor)
         where = "z = 0" if s.zero_base else f"μ of test image #{s.image + 1}{s.label(s.image)}"
         text = (
-            f"Dimensions z{first + 1}–z{first + rows} of {e.latent_dim}, each swept −3 → +3 ({steps} steps)"
+            f"Rows z{first + 1}–z{first + rows} of {e.latent_dim}, each swept −3 → +3 in {steps} steps"
             f"{' · 2× smaller' if factor == 2 else ''}\n"
-            f"Selected z{s.dim + 1} · base: {where}  ↑/↓ dimension · ←/→ image · z toggle base"
+            f"Selected z{s.dim + 1} · base: {where} (z: toggle)"
         )
         return image, text

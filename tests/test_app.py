@@ -1,0 +1,164 @@
+"""The Textual app driven with Pilot: real training on a small real subset, real key presses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import Static, TabbedContent
+
+from vae_tui.core import checkpoint as ckpt
+from vae_tui.tui.app import VaeApp
+from vae_tui.tui.cli import build_parser
+from vae_tui.tui.widgets.pixels import PixelView
+from vae_tui.tui.widgets.status import StatusPanel
+from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
+
+TINY = ["--hidden-dim", "32", "--latent-dim", "4", "--swanlab", "disabled", "--iwae-k", "0"]
+DATA = Path(__file__).parent / "data" / "tiny-vae-state_dict.pt"
+
+
+def make_app(*flags: str) -> VaeApp:
+    return VaeApp(build_parser().parse_args(list(flags)))
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Let the app run until `condition` holds (training runs in a real thread meanwhile)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {condition.__doc__ or condition}")
+        await pilot.pause(0.05)
+
+
+def text_of(widget: Widget) -> str:
+    """What a widget shows on screen, as plain text."""
+    strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return "\n".join(strip.text for strip in strips)
+
+
+def screen_pixels(app: VaeApp, view_type: type) -> list:
+    """The segments a view's image is drawn with (to tell whether the picture changed)."""
+    view = app.query_one(view_type).query_one(PixelView)
+    return [[(s.text, s.style) for s in line] for line in view._lines]
+
+
+async def test_training_live_and_every_key(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    app = make_app("--epochs", "500", "--train-limit", "4096", "--test-limit", "64", "--run-dir", str(run_dir), *TINY)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state.explorer is not None and app.status.step > 0)
+        status = app.query_one(StatusPanel)
+        assert "TRAINING" in text_of(status) and str(run_dir) in text_of(status)
+        assert app.query_one(TabbedContent).active == "recon"
+
+        # ←/→ move the selected test image; the caption says which one.
+        await pilot.press("right", "right", "right", "left")
+        assert app.state.image == 2
+        caption = app.query_one(ReconstructionView).query_one(".caption", Static)
+        assert "Selected #3 (label 1)" in text_of(caption)  # MNIST's third test image is a 1
+
+        # ↓ selects a latent dimension and shows the traversal around that image's code.
+        await pilot.press("down")
+        assert app.state.dim == 1 and app.query_one(TabbedContent).active == "traversal"
+        traversal_caption = text_of(app.query_one(TraversalView).query_one(".caption", Static))
+        assert "Selected z2" in traversal_caption and "μ of test image #3" in traversal_caption
+        await pilot.press("z")
+        assert "base: z = 0" in text_of(app.query_one(TraversalView).query_one(".caption", Static))
+
+        # n draws a new z: different pictures.
+        await pilot.press("3")
+        before = screen_pixels(app, SamplesView)
+        z_before = app.state.samples_z.clone()
+        await pilot.press("n")
+        assert app.state.sample_seed == 1 and not np.allclose(z_before.numpy(), app.state.samples_z.numpy())
+        assert screen_pixels(app, SamplesView) != before
+
+        # space pauses: the step counter stops, and the status says so; space again resumes.
+        await pilot.press("space")
+        assert app.control.paused and "PAUSED" in text_of(status)
+        await pilot.pause(0.3)  # the last batch in flight lands
+        step = app.status.step
+        await pilot.pause(0.6)
+        assert app.status.step == step
+        await pilot.press("space")
+        assert not app.control.paused
+        await wait_for(pilot, lambda: app.status.step > step)
+
+        # s writes a checkpoint now (mid-epoch), announced by a notification.
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.last_checkpoint is not None and bool(app._notifications))
+        saved = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
+        assert saved["step"] > 0
+
+        # q stops between batches, saves and exits with 0.
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, timeout=30)
+    assert app.return_code == 0
+    final = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
+    assert final["epoch"] < 500  # it stopped early, at a batch boundary
+    assert final["step"] >= saved["step"]
+
+
+async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    app = make_app("--epochs", "2", "--train-limit", "512", "--test-limit", "64", "--run-dir", str(run_dir), *TINY)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.status.phase == "finished")
+        assert app.is_running
+        assert [row["epoch"] for row in app.history.epochs] == [1, 2]
+        assert "FINISHED" in text_of(app.query_one(StatusPanel))
+        assert app.state.epoch == 2
+        await pilot.press("right")
+        assert app.state.image == 1
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, timeout=10)
+    assert app.return_code == 0
+
+
+async def test_reference_state_dict_opens_for_browsing_without_training(tmp_path: Path) -> None:
+    app = make_app("--checkpoint", str(DATA), "--test-limit", "100")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.explorer is not None)
+        assert not app.training_active
+        assert app.state.explorer.latent_dim == 8
+        assert "reference state_dict" in text_of(app.query_one(StatusPanel))
+        await pilot.press("down", "down")
+        assert app.state.dim == 2
+        await pilot.press("space")  # nothing to pause: a notice, no crash
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, timeout=10)
+    assert app.return_code == 0
+    assert not list(tmp_path.iterdir())  # browsing writes nothing
+
+
+async def test_bad_checkpoint_exits_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    app = make_app("--checkpoint", str(bad))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: not app.is_running, timeout=30)
+    assert app.return_code == 2
+
+
+@pytest.mark.parametrize("size", [(20, 8), (40, 12), (80, 24), (300, 100), (61, 17)])
+async def test_any_size_renders_without_error(size: tuple[int, int], tmp_path: Path) -> None:
+    app = make_app("--checkpoint", str(DATA), "--test-limit", "50")
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: app.state.explorer is not None)
+        for key in ("2", "right", "3", "n", "4", "down"):
+            await pilot.press(key)
+        for w, h in ((size[0] // 2 + 1, size[1] // 2 + 1), size):
+            await pilot.resize_terminal(w, h)
+            await pilot.pause(0.05)
+        tiny = size[0] < 40 or size[1] < 12
+        assert app.screen.has_class("tiny") == tiny
+        await pilot.press("q")
+    assert app.return_code == 0
