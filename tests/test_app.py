@@ -52,7 +52,9 @@ def screen_pixels(app: VaeApp, view_type: type) -> list:
 
 async def test_training_live_and_every_key(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    app = make_app("--epochs", "500", "--train-limit", "4096", "--test-limit", "64", "--run-dir", str(run_dir), *TINY)
+    app = make_app(
+        "--epochs", "500", "--train-limit", "4096", "--test-limit", "64", "--run-dir", str(run_dir), *TINY
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.state.explorer is not None and app.status.step > 0)
         status = app.query_one(StatusPanel)
@@ -109,7 +111,9 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
 
 async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    app = make_app("--epochs", "2", "--train-limit", "512", "--test-limit", "64", "--run-dir", str(run_dir), *TINY)
+    app = make_app(
+        "--epochs", "2", "--train-limit", "512", "--test-limit", "64", "--run-dir", str(run_dir), *TINY
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.status.phase == "finished")
         assert app.is_running

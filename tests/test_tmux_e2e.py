@@ -17,7 +17,9 @@ import pytest
 from vae_tui.core import checkpoint as ckpt
 
 VAE_TUI = Path(sys.executable).parent / "vae-tui"
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
+)
 
 
 class Tmux:
@@ -29,7 +31,11 @@ class Tmux:
         return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
 
     def start(self, command: str, cwd: Path) -> None:
-        env = {k: os.environ[k] for k in ("VAE_TUI_CACHE", "VAE_TUI_NO_DOWNLOAD", "PATH", "HOME") if k in os.environ}
+        env = {
+            k: os.environ[k]
+            for k in ("VAE_TUI_CACHE", "VAE_TUI_NO_DOWNLOAD", "PATH", "HOME")
+            if k in os.environ
+        }
         env.setdefault("LANG", os.environ.get("LANG", "C.UTF-8"))  # tmux draws UTF-8 only in a UTF-8 locale
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # COLUMNS/LINES (pytest sets them) would pin Textual to a fixed size and hide resizes.
@@ -37,7 +43,9 @@ class Tmux:
             f"cd {shlex.quote(str(cwd))} && env -u COLUMNS -u LINES {exports} TERM=xterm-256color {command}; "
             "echo EXIT=$? > exit.txt"
         )
-        self.run("new-session", "-d", "-s", self.name, "-x", str(self.size[0]), "-y", str(self.size[1]), script)
+        self.run(
+            "new-session", "-d", "-s", self.name, "-x", str(self.size[0]), "-y", str(self.size[1]), script
+        )
         self.run("set-option", "-t", self.name, "window-size", "manual")  # detached: sizes are ours to set
         self.run("set-option", "-t", self.name, "remain-on-exit", "on")  # read the screen after exit
         self.resize(*self.size)
@@ -67,7 +75,7 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux():  # noqa: ANN201
+def tmux():
     session = Tmux(100, 30)
     yield session
     session.kill()
