@@ -166,3 +166,37 @@ async def test_any_size_renders_without_error(size: tuple[int, int], tmp_path: P
         assert app.screen.has_class("tiny") == tiny
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_resume_continues_with_the_dashboard(tmp_path: Path) -> None:
+    from vae_tui.core.config import TrainConfig
+    from vae_tui.core.train import train
+
+    run_dir = tmp_path / "run"
+    config = TrainConfig(
+        epochs=1, batch_size=128, hidden_dim=32, latent_dim=4, train_limit=512, test_limit=64
+    )
+    list(train(config.with_(run_dir=str(run_dir), swanlab="disabled", iwae_k=0, device="cpu")))
+    app = make_app("--resume", str(run_dir), "--epochs", "2")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.status.phase == "finished")
+        assert [row["epoch"] for row in app.history.epochs] == [2]  # only the new epoch was trained
+        assert app.status.epochs == 2
+        await pilot.press("q")
+    assert ckpt.read_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 2
+
+
+async def test_command_palette_opens_and_closes() -> None:
+    from textual.command import CommandPalette
+
+    app = make_app("--checkpoint", str(DATA), "--test-limit", "20")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.state.explorer is not None)
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CommandPalette)
+        await pilot.press("right")
+        assert app.state.image == 1  # the arrows still reach the views afterwards
+        await pilot.press("q")
+    assert app.return_code == 0

@@ -1,30 +1,34 @@
 """`vae-tui --train-only`: the event stream printed as the reference prints it.
 
 With a terminal on stdout a rich progress bar runs within each epoch; without one (a pipe,
-nohup, `ssh -T`, CI) only plain lines are written, with no control codes. Ctrl-C or SIGTERM
-stops between batches and saves; a second Ctrl-C quits at once (the last checkpoint stays valid).
+nohup, `ssh -T`, CI) only plain lines are written, with no control codes.
+
+Signals: the handlers are installed before torch is imported, so a Ctrl-C (SIGINT) or SIGTERM
+at any moment is handled. The first one asks the loop to stop at the next batch boundary and
+save a checkpoint of that exact position; SwanLab is finished as `aborted`, and the exit code
+is 128 + the signal (130, 143). Before training has started it just exits with that code,
+writing nothing. A second one quits at once: the checkpoint on disk is whole (it is only ever
+replaced atomically), the SwanLab log may lack its finish record. A third exits immediately.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
 import threading
-from types import FrameType
-from typing import Any, TextIO
-
-from vae_tui.core.events import (
-    BatchEnd,
-    CheckpointSaved,
-    EpochEnd,
-    Event,
-    FinalEvaluation,
-    RunFinished,
-    RunStarted,
-)
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType, SimpleNamespace
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .launch import log_warnings_to_stderr, plan_run
+
+if TYPE_CHECKING:  # the events module imports torch: loaded only once the signals are handled
+    from vae_tui.core.control import TrainControl
+    from vae_tui.core.events import EpochEnd, Event
 
 
 def summary_lines(e: EpochEnd) -> list[str]:
@@ -82,6 +86,15 @@ class HeadlessPrinter:
             print(line, file=self.out, flush=True)
 
     def handle(self, event: Event) -> None:
+        from vae_tui.core.events import (  # noqa: PLC0415 - see the TYPE_CHECKING import above
+            BatchEnd,
+            CheckpointSaved,
+            EpochEnd,
+            FinalEvaluation,
+            RunFinished,
+            RunStarted,
+        )
+
         if isinstance(event, BatchEnd):
             if self.progress is not None:
                 if self.task is None:
@@ -133,22 +146,58 @@ class HeadlessPrinter:
 
 
 class StopOnSignals:
-    """First SIGINT/SIGTERM: ask the loop to stop and save. Second SIGINT: quit at once."""
+    """First SIGINT/SIGTERM: ask the loop to stop and save. Second: quit now. Third: exit now.
 
-    def __init__(self, control: Any, err: TextIO) -> None:
+    "Quit now" raises KeyboardInterrupt in the main thread, so the loop unwinds without saving
+    (the checkpoint on disk is always a complete one) and the consumers are still closed. Should
+    that unwinding itself hang, a third signal ends the process with `os._exit`.
+    """
+
+    def __init__(self, control: TrainControl, err: TextIO) -> None:
         self.control = control
         self.err = err
         self.received: int | None = None
+        """The first signal (it decides the exit code)."""
+        self.hard: int | None = None
+        """The signal that asked to quit at once, if any."""
+        self.started = False
+        """Whether the loop has started (a stop then saves a checkpoint)."""
+        self.on_quit: list[Callable[[], None]] = []
+        """Called on "quit now", before the interrupt: e.g. stop waiting for SwanLab."""
         self._previous: dict[int, Any] = {}
 
+    def say(self, line: str) -> None:
+        # stderr may be gone (a dead ssh session): the stop must happen all the same
+        with contextlib.suppress(OSError, ValueError):
+            print(f"vae-tui: {line}", file=self.err, flush=True)
+
     def _handler(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.hard is not None:
+            os._exit(128 + signum)  # the quit itself is stuck: do not wait any longer
+            return  # (only reached when tests replace os._exit)
         if self.received is not None:
+            self.hard = signum
+            self.say(f"second signal ({name}): quitting now")
+            for callback in self.on_quit:
+                callback()
             raise KeyboardInterrupt
         self.received = signum
-        name = signal.Signals(signum).name
-        print(f"vae-tui: {name}: stopping after this batch and saving (Ctrl-C again to quit now)",
-              file=self.err, flush=True)  # fmt: skip
+        if self.started:
+            self.say(f"{name}: stopping at the next batch and saving a checkpoint (again to quit now)")
+        else:
+            self.say(f"{name}: stopping before training starts (again to quit now)")
         self.control.request_stop()
+
+    # It is also a consumer of the event stream, to know when training has started.
+    def handle(self, event: Event) -> None:
+        from vae_tui.core.events import RunStarted  # noqa: PLC0415 - loaded by now
+
+        if isinstance(event, RunStarted):
+            self.started = True
+
+    def close(self, state: str) -> None:
+        pass
 
     def __enter__(self) -> StopOnSignals:
         if threading.current_thread() is threading.main_thread():
@@ -159,25 +208,71 @@ class StopOnSignals:
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        self._previous.clear()
 
     @property
     def exit_code(self) -> int:
-        return 128 + self.received if self.received else 0
+        """0, or 128 + the signal that ended the run (130 for SIGINT, 143 for SIGTERM)."""
+        signum = self.hard or self.received
+        return 128 + signum if signum else 0
+
+
+def _checkpoint_note(run_dir: str | None) -> str:
+    path = Path(run_dir) / "checkpoint.pt" if run_dir else None
+    if path is not None and path.is_file():
+        return f"the last complete checkpoint, {path}, is kept (continue with --resume {run_dir})"
+    return "no checkpoint had been saved yet, so there is nothing to resume"
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    config, resume = plan_run(args)
-    log_warnings_to_stderr()
-    from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads from here on
-    from vae_tui.core.session import standard_consumers  # noqa: PLC0415
-    from vae_tui.core.train import TrainControl, train  # noqa: PLC0415
+    """Train as the flags say, printing progress; the exit code (0, or 128 + signal)."""
+    from vae_tui.core.control import TrainControl  # noqa: PLC0415 - torch-free
 
     control = TrainControl()
-    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty())
+    run = SimpleNamespace(dir=getattr(args, "resume", None))  # known once the flags are checked
+    # Installed before anything heavy loads, so a signal during imports or data loading is
+    # handled like any other: no traceback, the right exit code.
     with StopOnSignals(control, sys.stderr) as signals:
         try:
-            drive(train(config, control, resume=resume), [*standard_consumers(config), printer])
+            return _train(args, control, signals, run)
         except KeyboardInterrupt:
-            print("vae-tui: interrupted; the last complete checkpoint is kept", file=sys.stderr)
-            return 130
+            if signals.received is None:  # a KeyboardInterrupt not from our handler (e.g. in tests)
+                signals.received = signal.SIGINT
+            signals.say(f"interrupted; {_checkpoint_note(run.dir)}")
+            return signals.exit_code
+
+
+def _train(
+    args: argparse.Namespace, control: TrainControl, signals: StopOnSignals, run: SimpleNamespace
+) -> int:
+    config, resume = plan_run(args)
+    run.dir = config.run_dir
+    log_warnings_to_stderr()
+    from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads from here on
+    from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
+    from vae_tui.core.session import standard_consumers  # noqa: PLC0415
+    from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
+    from vae_tui.core.train import TrainingDiverged, train  # noqa: PLC0415
+
+    if control.stop_requested:
+        signals.say("stopped before training started; nothing was written")
+        return signals.exit_code
+    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty())
+    consumers = standard_consumers(config)
+    signals.on_quit.extend(c.abandon for c in consumers if isinstance(c, SwanLabTracker))
+    try:
+        drive(train(config, control, resume=resume), [signals, *consumers, printer])
+    except TrainingDiverged as e:
+        note = _checkpoint_note(config.run_dir)
+        message = str(e)
+        if "nothing to resume" in note:  # the loop cannot tell whether one was saved before
+            message = message.replace("the last good checkpoint is kept", note)
+        raise TrainingDiverged(message) from None
+    except OSError as e:  # a full disk or a vanished folder while writing images or metrics
+        where = f" ({e.filename})" if e.filename else ""
+        raise VaeTuiError(
+            f"cannot write the run{where}: {e.strerror or e}; {_checkpoint_note(config.run_dir)}"
+        ) from None
+    finally:
+        printer.close("")  # a quit can skip it in `drive` (idempotent): never leave a bar drawn
     return signals.exit_code

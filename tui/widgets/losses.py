@@ -62,6 +62,11 @@ class LossPlot(PlotWidget, can_focus=False):
     """
     BINDINGS = []  # noqa: RUF012 - drop the plot's pan/zoom keys; they would shadow the app's
 
+    def on_resize(self) -> None:
+        # textual-plot only re-measures its canvases on a layout refresh; without this a resized
+        # plot keeps mapping data to its old size and lines spill past the axes.
+        self.call_after_refresh(self.refresh, layout=True)
+
 
 SERIES = (
     ("loss", "Avg loss", "bright_white"),

@@ -122,7 +122,12 @@ class PixelView(Widget):
         super().__init__(id=id, classes=classes)
         self._lines: list[list[Segment]] = []
         self._image_width = 0
+        self._blank: Style | None = None
         self.note = ""
+
+    def notify_style_update(self) -> None:
+        self._blank = None  # `rich_style` is costly to compute (~0.2 ms): once per style change
+        super().notify_style_update()
 
     def set_image(self, image: np.ndarray | None, note: str = "") -> None:
         if image is None:
@@ -139,7 +144,9 @@ class PixelView(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        blank = self.rich_style
+        if self._blank is None:
+            self._blank = self.rich_style
+        blank = self._blank
         if not self._lines:
             if y == 0 and self.note:
                 return Strip([Segment(self.note[:width], blank)]).extend_cell_length(width, blank)

@@ -57,7 +57,7 @@ class ImageView(Vertical):
 
     DEFAULT_CSS = """
     ImageView { height: 1fr; }
-    ImageView > .caption { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    ImageView > .caption { height: 2; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self, state: BrowseState, *, id: str | None = None) -> None:
