@@ -52,7 +52,7 @@ class MainScreen(Screen):
     AUTO_FOCUS = None  # a focused Tabs widget would take ←/→ from the image views
 
     BINDINGS = [  # noqa: RUF012
-        Binding("tab", "app.next_tab", "Next tab", show=False),
+        Binding("tab", "app.next_tab", "Tabs", key_display="⇥ 1-4"),
         Binding("shift+tab", "app.next_tab(-1)", "Previous tab", show=False),
     ]
 
@@ -126,7 +126,7 @@ class VaeApp(App[int]):
         yield Static(
             f"Terminal too small: vae-tui needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]}", id="too-small"
         )
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False  # arrows belong to the image views
