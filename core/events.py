@@ -7,10 +7,11 @@ this one stream; none of them can change the loop, and adding one never touches 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+if TYPE_CHECKING:  # the UI imports these records before torch has loaded: keep them import-free
+    import numpy as np
+    import torch
 
 
 @dataclass(frozen=True, slots=True)

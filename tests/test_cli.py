@@ -93,3 +93,10 @@ def test_runtime_errors_are_one_line_with_exit_2(tmp_path: Path, args: list[str]
     ]
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_app_imports_without_torch() -> None:
+    """The first frame must not wait for torch: the app module and its widgets never import it."""
+    code = "import sys, vae_tui.tui.app, vae_tui.tui.cli\nprint('torch' in sys.modules, 'swanlab' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
