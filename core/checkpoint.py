@@ -1,16 +1,18 @@
 """Checkpoints that survive crashes and never run code: atomic writes, `weights_only` reads.
 
 A save writes a temp file beside the target, fsyncs it and `os.replace`s it over the old one, so
-at every instant the path holds either the previous complete checkpoint or the new one. Loading
-accepts our own checkpoints and a plain `state_dict` of the reference architecture.
+at every instant the path holds either the previous complete checkpoint or the new one (a
+`kill -9` mid-save leaves a stray temp file, removed by the next save). Loading accepts our own
+checkpoints and a plain `state_dict` of the reference architecture; whatever else a file holds
+(truncated, random, a pickle with code in it) is refused with one line, never executed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +39,34 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise CheckpointError(f"could not save checkpoint {path}: {e.strerror or e}") from None
+            kept = "the previous checkpoint is kept" if path.is_file() else "no checkpoint was saved yet"
+            raise CheckpointError(f"could not save checkpoint {path}: {e.strerror or e}; {kept}") from None
         raise
     fsync_dir(path.parent)
+    remove_stale_temps(path)
     return path
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete temp files that killed processes left beside `path` (never a live writer's)."""
+    for stray in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = stray.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                stray.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but another user's
+        return True
+    return True
 
 
 def fsync_dir(folder: Path) -> None:
@@ -78,8 +102,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
                 f"refused to load {path}: it holds Python objects or code, not just weights"
             ) from None
         raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch weights file") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except Exception as e:  # noqa: BLE001 - any failure to parse untrusted bytes means "corrupt"
+        if isinstance(e, OSError) and e.strerror:  # unreadable (permissions, I/O), not corrupt
+            raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
+        first = str(e).strip().splitlines()[0].split(". ")[0][:160] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({first})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, not a dict")

@@ -5,16 +5,28 @@ key but no network takes up to a minute to fail; it also prints to stdout, which
 So every call goes through one background thread (init and finish must share a thread), always
 with an explicit mode, log dir and non-interactive settings, and silenced. Events wait in a
 queue while it starts, so a slow cloud login that falls back to offline loses nothing. Any
-SwanLab error turns into one warning and tracking stops; training never does.
+SwanLab error (including `import swanlab` failing) turns into one warning and tracking stops;
+training never does.
+
+Resume: the SwanLab run id is kept in `RUN_DIR/swanlab/run_id`, and a resumed run (one that
+starts after step 0) passes it back with `resume="allow"`. In cloud mode that continues the
+same experiment. Offline, SwanLab 0.10.3 cannot append to an existing log (its offline start
+always begins a fresh record file in a new `run-<time>-<id>` folder), so a resumed run gets a
+new folder with the same id. `swanlab sync` creates or resumes an experiment by id, so syncing
+the folders in order should land them in one experiment (read from its code; not tried against
+a server here).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import queue
+import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +35,37 @@ from .events import BatchEnd, EpochEnd, EpochImages, Event, FinalEvaluation, Run
 log = logging.getLogger("vae_tui")
 PROJECT = "vae-tui"
 CLOSE_TIMEOUT = 60.0  # seconds to wait for the tail of the log to be written at the end
+RUN_ID_FILE = "run_id"
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def swanlab_dir(run_dir: str | os.PathLike[str]) -> Path:
     return Path(run_dir) / "swanlab"
+
+
+def saved_run_id(run_dir: str | os.PathLike[str]) -> str | None:
+    """The SwanLab run id recorded for this run folder, if one is (and looks like an id)."""
+    try:
+        text = (swanlab_dir(run_dir) / RUN_ID_FILE).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if _RUN_ID.fullmatch(text) else None
+
+
+def save_run_id(run_dir: str | os.PathLike[str], run_id: str) -> None:
+    """Record the SwanLab run id (atomically: a kill leaves the old file or the new one)."""
+    path = swanlab_dir(run_dir) / RUN_ID_FILE
+    tmp = path.with_name(f".{RUN_ID_FILE}.tmp")
+    tmp.write_text(run_id + "\n")
+    os.replace(tmp, path)
+
+
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """`Type: message` on one line, shortened: warnings must never spill over many lines."""
+    text = " ".join(str(error).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _quiet(swanlab: Any) -> None:
@@ -67,9 +106,14 @@ class SwanLabTracker:
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._failed = threading.Event()
+        self._abandoned = threading.Event()
+        self._done = threading.Event()
         self._last_step = 0
+        self._resume_id: str | None = None
         self.active_mode: str | None = None
         """The mode SwanLab actually runs in (`offline` after a failed cloud start)."""
+        self.run_id: str | None = None
+        """The SwanLab run id once it has started (the same as before when resuming)."""
 
     # -- consumer side (training thread) -------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -77,6 +121,10 @@ class SwanLabTracker:
             return
         if isinstance(event, RunStarted):
             self.run_dir = Path(event.run_dir)
+            self._last_step = event.start_step
+            # Only a run that already trained continues its SwanLab run; a run that starts from
+            # step 0 (new, or retried after dying before its first checkpoint) gets a fresh one.
+            self._resume_id = saved_run_id(self.run_dir) if event.start_step > 0 else None
             self._thread = threading.Thread(
                 target=self._serve, args=(event.config,), name="swanlab", daemon=True
             )
@@ -91,22 +139,40 @@ class SwanLabTracker:
             self._last_step = max(self._last_step, step)
             self._queue.put(("log", (payload, step if step >= 0 else self._last_step)))
 
+    def abandon(self) -> None:
+        """Stop waiting for SwanLab (the user asked to quit now); safe from a signal handler."""
+        self._abandoned.set()
+
     def close(self, state: str) -> None:
         if self._thread is None:
             return
         self._queue.put(("finish", state))
-        self._thread.join(CLOSE_TIMEOUT)
-        if self._thread.is_alive():
-            log.warning(
-                "SwanLab did not finish writing within %.0f s; its log may miss the tail", CLOSE_TIMEOUT
-            )
+        # Waits on an Event, not Thread.join: a Ctrl-C that interrupts join() makes CPython
+        # consider the thread finished (bpo-45274), and the polling lets `abandon` end the wait.
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        try:
+            while not (self._done.wait(0.05) or self._abandoned.is_set() or time.monotonic() > deadline):
+                pass
+        except KeyboardInterrupt:
+            self._abandoned.set()
+            raise
+        finally:
+            if not self._done.is_set():
+                if self._abandoned.is_set():
+                    log.warning("quitting without waiting for SwanLab; its log may lack the finish record")
+                else:
+                    log.warning(
+                        "SwanLab did not finish writing within %.0f s; its log may miss the tail",
+                        CLOSE_TIMEOUT,
+                    )
 
     # -- SwanLab thread ----------------------------------------------------------------------
     def _init(self, swanlab: Any, config: dict[str, Any], mode: str) -> Any:
         settings = swanlab.Settings(interactive=False, terminal={"proxy_type": "none"})
         folder = swanlab_dir(self.run_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        return swanlab.init(
+        resume: dict[str, Any] = {"id": self._resume_id, "resume": "allow"} if self._resume_id else {}
+        run = swanlab.init(
             project=PROJECT,
             name=self.run_dir.name,
             config=config,
@@ -114,7 +180,19 @@ class SwanLabTracker:
             log_dir=str(folder),
             settings=settings,
             reinit=True,
+            **resume,
         )
+        # This thread finishes the run with its true state (`aborted` after a stop). SwanLab's
+        # own exit hook would mark a run it finds unfinished at exit (after a forced quit) as a
+        # success; without it such a log simply has no finish record, like after a crash.
+        with contextlib.suppress(Exception):
+            atexit.unregister(run._handle_atexit)
+        run_id = getattr(run, "id", None)
+        if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id):
+            self.run_id = run_id
+            with contextlib.suppress(OSError):  # without it a resume merely starts a new id
+                save_run_id(self.run_dir, run_id)
+        return run
 
     def _start(self, config: dict[str, Any]) -> Any:
         import swanlab  # noqa: PLC0415 - 0.4–1 s to import, and only when tracking is on
@@ -129,15 +207,26 @@ class SwanLabTracker:
                     self.active_mode = "cloud"
                     return swanlab
                 except Exception as e:  # noqa: BLE001
-                    log.warning("SwanLab cloud failed to start (%s); tracking offline instead", e)
+                    log.warning("SwanLab cloud failed to start (%s); tracking offline instead", one_line(e))
         self._init(swanlab, config, "offline")
         self.active_mode = "offline"
         return swanlab
 
     def _serve(self, config: dict[str, Any]) -> None:
+        try:
+            self._serve_queue(config)
+        finally:
+            self._done.set()
+
+    def _serve_queue(self, config: dict[str, Any]) -> None:
         swanlab = None
         try:
-            swanlab = self._start(config)
+            try:
+                swanlab = self._start(config)
+            except BaseException as e:  # noqa: BLE001 - even SystemExit from a broken install
+                self._failed.set()
+                log.warning("SwanLab unavailable (%s); training goes on without tracking", one_line(e))
+                return
             while True:
                 kind, item = self._queue.get()
                 if kind == "finish":
@@ -154,9 +243,9 @@ class SwanLabTracker:
                         },
                         step=item.step,
                     )
-        except Exception as e:  # noqa: BLE001 - tracking must never stop training
+        except BaseException as e:  # noqa: BLE001 - tracking must never stop training
             self._failed.set()
-            log.warning("SwanLab tracking stopped: %s: %s (training goes on)", type(e).__name__, e)
+            log.warning("SwanLab tracking stopped: %s (training goes on)", one_line(e))
             if swanlab is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(BaseException):
                     swanlab.finish(state="crashed", error=str(e))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from vae_tui.core import checkpoint as ckpt
+
+from .swanlab_log import read_swanlab_log
 
 VAE_TUI = Path(sys.executable).parent / "vae-tui"
 pytestmark = pytest.mark.skipif(
@@ -74,6 +77,23 @@ class Tmux:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, check=False)
 
 
+def processes_of(run_dir: Path) -> list[int]:
+    """PIDs of vae-tui processes writing to `run_dir` (python ones: tmux's server keeps our command line)."""
+    pattern = f"python[0-9.]* \\S*vae-tui .*{run_dir}"
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in out.stdout.split()]
+
+
+def wait_gone(run_dir: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while processes_of(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = not processes_of(run_dir)
+    for pid in processes_of(run_dir):  # never leave a run behind, whatever the test found
+        os.kill(pid, signal.SIGKILL)
+    return gone
+
+
 @pytest.fixture
 def tmux():
     session = Tmux(100, 30)
@@ -113,6 +133,24 @@ def test_app_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     assert (tmp_path / "exit.txt").read_text().strip() == "EXIT=0"
     data = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
     assert data["step"] > 0 and data["epoch"] < 10000
+    assert wait_gone(run_dir, timeout=10)
     after = tmux.screen()
     assert "TRAINING" not in after and "Quit" not in after  # back on the normal screen
     assert "checkpoint.pt)" in after  # the closing line points at the saved run
+
+
+def test_closing_the_terminal_saves_and_exits(tmux: Tmux, tmp_path: Path) -> None:
+    """SIGHUP (SSH dropped, tmux window killed) mid-training: save, finish, exit; never linger."""
+    run_dir = tmp_path / "run"
+    tmux.start(
+        f"{VAE_TUI} --epochs 10000 --train-limit 4096 --test-limit 64 --hidden-dim 32 --latent-dim 4 "
+        f"--run-dir {run_dir} --iwae-k 0",
+        tmp_path,
+    )
+    tmux.wait(lambda s: "last epoch" in s)  # at least one epoch saved
+    tmux.kill()
+    assert wait_gone(run_dir, timeout=40), "vae-tui outlived its terminal"
+    data = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
+    assert data["step"] > 0
+    log = read_swanlab_log(next((run_dir / "swanlab").glob("run-*/run-*.swanlab")))
+    assert log["finished"] == "RUN_STATE_ABORTED"

@@ -11,8 +11,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ NARROW_WIDTH = 110  # below this the loss plots move into their own tab
 MIN_SIZE = (40, 12)  # below this only a "terminal too small" note is shown
 REDRAW_HZ = 3
 TAB_ORDER = ("losses", "recon", "samples", "traversal")
+TERMINAL_LOST_GRACE = 30.0  # seconds to save and close SwanLab after SIGHUP before exiting anyway
 
 
 class MainScreen(Screen):
@@ -102,6 +105,7 @@ class VaeApp(App[int]):
         self.config: dict[str, Any] = {}
         self.training_active = False
         self.quitting: int | None = None
+        self.lost_terminal = False
         self.last_checkpoint: str | None = None
         self.tracker: Any = None
         self._rate: list[tuple[float, int]] = []
@@ -137,9 +141,9 @@ class VaeApp(App[int]):
         self.set_interval(1 / REDRAW_HZ, self.tick)
         self.refresh_status()
         loop = asyncio.get_running_loop()
-        for sig, code in ((signal.SIGTERM, 143), (signal.SIGHUP, 129)):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.action_quit_clean, code)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGTERM, self.action_quit_clean, 143)
+            loop.add_signal_handler(signal.SIGHUP, self.terminal_lost)
         if self.browse_only:
             self.status.phase = "opening"
             self.open_model()
@@ -266,6 +270,8 @@ class VaeApp(App[int]):
             if self.status.phase not in ("finished", "stopped"):
                 self.status.phase = "stopped"
             self.refresh_status()
+            if self.quitting is not None and self.lost_terminal:
+                os._exit(self.quitting)  # saved and SwanLab finished; nothing left to draw on
             if self.quitting is not None:
                 self.exit(return_code=self.quitting)
 
@@ -453,6 +459,18 @@ class VaeApp(App[int]):
             self.notify("Browsing a saved model: nothing new to save.", timeout=4)
         else:
             self.notify(f"Training is over; the last checkpoint is {self.last_checkpoint}", timeout=5)
+
+    def terminal_lost(self) -> None:
+        """SIGHUP: the terminal is gone (SSH dropped, tmux killed). Stop, save, finish SwanLab and
+        leave without Textual's shutdown, which would block forever writing to the lost terminal."""
+        self.lost_terminal = True
+        guard = threading.Timer(TERMINAL_LOST_GRACE, os._exit, (129,))
+        guard.daemon = True
+        guard.start()  # whatever happens, the process does not outlive its terminal for long
+        if not self.training_active:
+            os._exit(129)
+        self.quitting = 129
+        self.control.request_stop()
 
     def action_quit_clean(self, code: int = 0) -> None:
         """Stop between batches, save, finish SwanLab, then exit; a second press exits at once."""

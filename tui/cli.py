@@ -208,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(e), e.exit_code)
     except MemoryError:
         return fail("out of memory; try a smaller --batch-size or --train-limit", 1)
+    except KeyboardInterrupt:  # Ctrl-C before the front end's own handlers are in, or during --eval
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ nohup, `ssh -T`, CI) only plain lines are written, with no control codes.
 Signals: the handlers are installed before torch is imported, so a Ctrl-C (SIGINT) or SIGTERM
 at any moment is handled. The first one asks the loop to stop at the next batch boundary and
 save a checkpoint of that exact position; SwanLab is finished as `aborted`, and the exit code
-is 128 + the signal (130, 143). Before training has started it just exits with that code,
-writing nothing. A second one quits at once: the checkpoint on disk is whole (it is only ever
-replaced atomically), the SwanLab log may lack its finish record. A third exits immediately.
+is 128 + the signal (130, 143). During start-up (flags, imports) it exits with that code and
+writes nothing; during data loading the loop saves its starting position. A second one quits
+at once, without waiting for SwanLab: the checkpoint on disk is whole (it is only ever replaced
+atomically), the SwanLab log may lack its finish record. A third exits immediately.
+Write failures (a full disk) and a diverging loss end the run with one line, not a traceback.
 """
 
 from __future__ import annotations
@@ -22,13 +24,20 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, SimpleNamespace
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
+
+from vae_tui.core.control import TrainControl
+from vae_tui.core.events import (  # torch-free, like this module: the signal handlers go in first
+    BatchEnd,
+    CheckpointSaved,
+    EpochEnd,
+    Event,
+    FinalEvaluation,
+    RunFinished,
+    RunStarted,
+)
 
 from .launch import log_warnings_to_stderr, plan_run
-
-if TYPE_CHECKING:  # the events module imports torch: loaded only once the signals are handled
-    from vae_tui.core.control import TrainControl
-    from vae_tui.core.events import EpochEnd, Event
 
 
 def summary_lines(e: EpochEnd) -> list[str]:
@@ -86,15 +95,6 @@ class HeadlessPrinter:
             print(line, file=self.out, flush=True)
 
     def handle(self, event: Event) -> None:
-        from vae_tui.core.events import (  # noqa: PLC0415 - see the TYPE_CHECKING import above
-            BatchEnd,
-            CheckpointSaved,
-            EpochEnd,
-            FinalEvaluation,
-            RunFinished,
-            RunStarted,
-        )
-
         if isinstance(event, BatchEnd):
             if self.progress is not None:
                 if self.task is None:
@@ -191,8 +191,6 @@ class StopOnSignals:
 
     # It is also a consumer of the event stream, to know when training has started.
     def handle(self, event: Event) -> None:
-        from vae_tui.core.events import RunStarted  # noqa: PLC0415 - loaded by now
-
         if isinstance(event, RunStarted):
             self.started = True
 
@@ -226,8 +224,6 @@ def _checkpoint_note(run_dir: str | None) -> str:
 
 def run_headless(args: argparse.Namespace) -> int:
     """Train as the flags say, printing progress; the exit code (0, or 128 + signal)."""
-    from vae_tui.core.control import TrainControl  # noqa: PLC0415 - torch-free
-
     control = TrainControl()
     run = SimpleNamespace(dir=getattr(args, "resume", None))  # known once the flags are checked
     # Installed before anything heavy loads, so a signal during imports or data loading is
@@ -247,9 +243,13 @@ def _train(
 ) -> int:
     config, resume = plan_run(args)
     run.dir = config.run_dir
+    if control.stop_requested:  # before torch's seconds of imports, if it can be
+        signals.say("stopped before training started; nothing was written")
+        return signals.exit_code
     log_warnings_to_stderr()
     from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads from here on
     from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
+    from vae_tui.core.metrics import MetricsError  # noqa: PLC0415
     from vae_tui.core.session import standard_consumers  # noqa: PLC0415
     from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
     from vae_tui.core.train import TrainingDiverged, train  # noqa: PLC0415
@@ -268,7 +268,9 @@ def _train(
         if "nothing to resume" in note:  # the loop cannot tell whether one was saved before
             message = message.replace("the last good checkpoint is kept", note)
         raise TrainingDiverged(message) from None
-    except OSError as e:  # a full disk or a vanished folder while writing images or metrics
+    except MetricsError as e:
+        raise MetricsError(f"{e}; {_checkpoint_note(config.run_dir)}") from None
+    except OSError as e:  # a full disk or a vanished folder while writing the image grids
         where = f" ({e.filename})" if e.filename else ""
         raise VaeTuiError(
             f"cannot write the run{where}: {e.strerror or e}; {_checkpoint_note(config.run_dir)}"
