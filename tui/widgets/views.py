@@ -149,7 +149,9 @@ class ReconstructionView(ImageView):
             r, c = divmod(i, cols)
             tiles[2 * r, c], tiles[2 * r + 1, c] = originals[i], recon[i]
         r, c = divmod(s.image - start, cols)
-        image = tile_image(tiles, {(2 * r, c), (2 * r + 1, c)}, factor, gap_rows=set(range(1, 2 * pairs - 1, 2)))
+        image = tile_image(
+            tiles, {(2 * r, c), (2 * r + 1, c)}, factor, gap_rows=set(range(1, 2 * pairs - 1, 2))
+        )
         bce, kld = e.image_loss(s.image)
         text = (
             f"Test images {start + 1}–{stop} of {e.count} (top: image, below: reconstruction)"
