@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,11 @@ class GridWriter:
 
             self.folder.mkdir(parents=True, exist_ok=True)
             for name, grid in (("reconstructions", event.reconstructions), ("samples", event.samples)):
-                Image.fromarray(grid).save(self.folder / f"epoch-{event.epoch:03d}-{name}.png")
+                # Via a temp file, so a kill never leaves a torn PNG behind.
+                path = self.folder / f"epoch-{event.epoch:03d}-{name}.png"
+                tmp = path.with_name(f".{path.name}.tmp")
+                Image.fromarray(grid).save(tmp, format="PNG")
+                os.replace(tmp, path)
 
     def close(self, state: str) -> None:
         pass
