@@ -45,6 +45,19 @@ from .model import VAE
 
 PREVIEW_IMAGES = 16  # fixed test images whose reconstructions are logged every epoch
 PREVIEW_SAMPLES = 64  # fixed z whose decodings are logged every epoch
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (one per core), read at import
+
+
+def threads_beside_ui() -> int:
+    """Torch threads for a run that shares the process with a busy UI thread: one core fewer.
+
+    Torch's OpenMP threads meet at a barrier after every parallel op, so when one of them loses
+    its core to another thread (the Textual UI, SwanLab's writer, another process) every op
+    waits for it. On 2 cores (benchmarks/train_speed.py) the app trained ~1.7× faster with 1
+    thread than with 2; headless, 2 threads were ~1.1× faster than 1 on an idle machine, but
+    up to 10× slower while other processes ran.
+    """
+    return max(1, TORCH_DEFAULT_THREADS - 1)
 
 
 class TrainingDiverged(VaeTuiError):
@@ -57,8 +70,15 @@ def epoch_permutation(seed: int, epoch_index: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
+def read_rows(pending: list[Any]) -> list[tuple[float, float, float]]:
+    """The pending (loss, BCE, KLD) rows as floats: tensors (on an accelerator) in one sync."""
+    if pending and isinstance(pending[0], torch.Tensor):
+        return torch.stack(pending).tolist()
+    return pending
+
+
 def report_batches(
-    pending: list[torch.Tensor],
+    pending: list[Any],
     sizes: list[int],
     sums: dict[str, float],
     epoch_index: int,
@@ -70,7 +90,7 @@ def report_batches(
 ) -> Iterator[BatchEnd]:
     """Read the pending (loss, BCE, KLD) rows back in one device sync, add them to the epoch's
     sums and report each batch; `batch` and `step` are the counts after the last pending one."""
-    rows = torch.stack(pending).tolist() if pending else []
+    rows = read_rows(pending)
     for i, ((loss, bce, kld), size) in enumerate(zip(rows, sizes, strict=True)):
         b = batch - len(rows) + i + 1
         if not all(map(math.isfinite, (loss, bce, kld))):
@@ -145,9 +165,17 @@ def train(
     control: TrainControl | None = None,
     *,
     resume: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> Iterator[Event]:
-    """Train `config`'s model, yielding what happens; `resume` is a checkpoint dict to continue."""
+    """Train `config`'s model, yielding what happens; `resume` is a checkpoint dict to continue.
+
+    `threads` sets torch's intra-op thread count (process-wide, for the rest of the process);
+    None keeps the current setting (torch's default: one per core). The app passes
+    `threads_beside_ui()`, leaving a core to its UI thread (see there for why).
+    """
     control = control or TrainControl()
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
     device = resolve_device(config.device)
     data_dir = resolve_dataset_dir(config.dataset, config.data_dir)
     train_split = load_split(data_dir, "train", config.train_limit)
@@ -175,8 +203,10 @@ def train(
     x_test = test_split.images.to(device)
     n, bs = x_train.shape[0], config.batch_size
     batches = math.ceil(n / bs)
-    # Accelerators run ahead of Python; reading losses back every batch would stall them.
-    sync_every = 1 if device.type == "cpu" else 25
+    # Accelerators run ahead of Python; reading losses back every batch would stall them. On the
+    # CPU nothing runs ahead, and three `.item()` reads cost less than stacking a row per batch.
+    on_cpu = device.type == "cpu"
+    sync_every = 1 if on_cpu else 25
     preview = x_test[:PREVIEW_IMAGES]
     fixed_z = random_latents(PREVIEW_SAMPLES, config.latent_dim, config.seed + 2).to(device)
 
@@ -224,7 +254,7 @@ def train(
         model.train()
         epoch_start = time.perf_counter() - sums["seconds"]
         paused = 0.0
-        pending: list[torch.Tensor] = []
+        pending: list[Any] = []  # (loss, bce, kld) rows: floats on the CPU, tensors elsewhere
         sizes: list[int] = []
 
         while batch < batches:
@@ -243,7 +273,8 @@ def train(
                 )
                 sums["seconds"] = time.perf_counter() - epoch_start - paused
                 yield save("request", epoch, batch, sums)
-            x = x_train[order[batch * bs : (batch + 1) * bs]]
+            # index_select: the same rows as x_train[idx], without advanced indexing's overhead.
+            x = x_train.index_select(0, order[batch * bs : (batch + 1) * bs])
             mu, logvar = model.encode(x)
             z = model.reparameterize(mu, logvar, noise)
             terms = vae_loss(model.decode_logits(z), x, mu, logvar, beta)
@@ -252,7 +283,10 @@ def train(
             optimizer.step()
             step += 1
             batch += 1
-            pending.append(torch.stack([t.detach() for t in terms]))
+            if on_cpu:
+                pending.append((terms.total.item(), terms.bce.item(), terms.kld.item()))
+            else:
+                pending.append(torch.stack([t.detach() for t in terms]))
             sizes.append(x.shape[0])
             if len(pending) >= sync_every or batch == batches:
                 yield from report_batches(
