@@ -41,6 +41,10 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        if interrupted(e):
+            # A Ctrl-C inside torch.save makes its zip writer fail on the way out with a
+            # RuntimeError; the user pressed Ctrl-C, so that is what callers must see.
+            raise KeyboardInterrupt from None
         if isinstance(e, OSError):
             kept = "the previous checkpoint is kept" if path.is_file() else "no checkpoint was saved yet"
             raise CheckpointError(f"could not save checkpoint {path}: {e.strerror or e}; {kept}") from None
@@ -48,6 +52,17 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     fsync_dir(path.parent)
     remove_stale_temps(path)
     return path
+
+
+def interrupted(error: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is `error` or anywhere in the chain of errors it caused."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__context__
+    return False
 
 
 def remove_stale_temps(path: Path) -> None:

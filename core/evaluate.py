@@ -9,6 +9,7 @@ comparable to published numbers); `binarize=True` samples binary pixels with a f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,6 +18,11 @@ from torch.nn import functional as F
 
 from .loss import bce_per_image, kl_divergence
 from .model import VAE
+
+
+class EvaluationStopped(Exception):
+    """The caller asked an evaluation in progress to stop (e.g. the user quit)."""
+
 
 EVAL_SEED = 12345  # the held-out estimate uses the same noise every epoch, so epochs compare
 LOG_2PI = math.log(2 * math.pi)
@@ -83,6 +89,7 @@ def iwae_nll(
     *,
     seed: int = EVAL_SEED,
     budget: int = 2_000_000,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """The importance-weighted bound on −log p(x) with `k` samples (Burda et al. 2016).
 
@@ -102,6 +109,8 @@ def iwae_nll(
     samples_per_chunk = max(1, min(k, per_chunk // images_per_chunk))
     nll = torch.empty(n, dtype=torch.float64)
     for start in range(0, n, images_per_chunk):
+        if should_stop is not None and should_stop():
+            raise EvaluationStopped
         x = images[start : start + images_per_chunk].reshape(-1, pixels)
         b = x.shape[0]
         mu, logvar = model.encode(x)
@@ -141,9 +150,18 @@ def latent_usage(model: VAE, images: Tensor, *, batch_size: int = 2000) -> dict[
 
 
 def evaluate(
-    model: VAE, images: Tensor, *, k: int = 1000, binarize: bool = False, seed: int = EVAL_SEED
+    model: VAE,
+    images: Tensor,
+    *,
+    k: int = 1000,
+    binarize: bool = False,
+    seed: int = EVAL_SEED,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Everything `vae-tui --eval` reports, with the protocol that produced it."""
+    """Everything `vae-tui --eval` reports, with the protocol that produced it.
+
+    `should_stop` is polled between chunks of the IWAE bound (it can take minutes); when it
+    returns True, `EvaluationStopped` is raised."""
     model.eval()
     x = binarized(images, seed) if binarize else images
     elbo = heldout_elbo(model, x, seed=seed)
@@ -160,7 +178,7 @@ def evaluate(
         "kld": elbo["kld"],
     }
     if k > 0:
-        iw = iwae_nll(model, x, k, seed=seed)
+        iw = iwae_nll(model, x, k, seed=seed, should_stop=should_stop)
         result.update({"iwae_k": k, "iwae_nll": iw["nll"], "iwae_nll_stderr": iw["stderr"]})
     result.update(latent_usage(model, x))
     return result

@@ -59,8 +59,12 @@ class GridWriter:
                 # Via a temp file, so a kill never leaves a torn PNG behind.
                 path = self.folder / f"epoch-{event.epoch:03d}-{name}.png"
                 tmp = path.with_name(f".{path.name}.tmp")
-                Image.fromarray(grid).save(tmp, format="PNG")
-                os.replace(tmp, path)
+                try:
+                    Image.fromarray(grid).save(tmp, format="PNG")
+                    os.replace(tmp, path)
+                except OSError as e:  # name the file the user knows, not the temp file
+                    tmp.unlink(missing_ok=True)
+                    raise OSError(e.errno, e.strerror, str(path)) from None
 
     def close(self, state: str) -> None:
         pass

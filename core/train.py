@@ -26,7 +26,7 @@ from .control import TrainControl
 from .data import load_split, resolve_dataset_dir
 from .device import resolve_device
 from .errors import ConfigError, VaeTuiError
-from .evaluate import evaluate, heldout_elbo
+from .evaluate import EvaluationStopped, evaluate, heldout_elbo
 from .events import (
     BatchEnd,
     CheckpointSaved,
@@ -48,14 +48,14 @@ PREVIEW_SAMPLES = 64  # fixed z whose decodings are logged every epoch
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (one per core), read at import
 
 
-def threads_beside_ui() -> int:
-    """Torch threads for a run that shares the process with a busy UI thread: one core fewer.
+def training_threads() -> int:
+    """Torch threads for a run: one core fewer than torch's default (one per core).
 
-    Torch's OpenMP threads meet at a barrier after every parallel op, so when one of them loses
-    its core to another thread (the Textual UI, SwanLab's writer, another process) every op
-    waits for it. On 2 cores (benchmarks/train_speed.py) the app trained ~1.7× faster with 1
-    thread than with 2; headless, 2 threads were ~1.1× faster than 1 on an idle machine, but
-    up to 10× slower while other processes ran.
+    A run always shares the process with another busy thread: SwanLab's writer, and in the app
+    the Textual UI. Torch's OpenMP threads meet at a barrier after every op, so when one of them
+    loses its core, every op waits for it. Measured on 2 cores (benchmarks/train_speed.py, full
+    epochs, side by side): 1 thread beat 2 headless with SwanLab (15,272 vs 12,132 img/s, median
+    of 3) and without (17,260 vs 15,705), and in the app by ~1.7×.
     """
     return max(1, TORCH_DEFAULT_THREADS - 1)
 
@@ -171,7 +171,7 @@ def train(
 
     `threads` sets torch's intra-op thread count (process-wide, for the rest of the process);
     None keeps the current setting (torch's default: one per core). The app passes
-    `threads_beside_ui()`, leaving a core to its UI thread (see there for why).
+    `training_threads()`, leaving a core to the UI and SwanLab's writer (see there for why).
     """
     control = control or TrainControl()
     if threads is not None:
@@ -295,6 +295,11 @@ def train(
         train_seconds = time.perf_counter() - epoch_start - paused
         model.eval()
         held_out = heldout_elbo(model, x_test)
+        if not math.isfinite(held_out["loss"]):  # the last step broke the weights: don't save them
+            raise TrainingDiverged(
+                f"the weights became non-finite in epoch {epoch + 1}; stopped before saving them, the last "
+                "good checkpoint is kept (try a lower --lr)"
+            )
         with torch.inference_mode():
             recon = model.decode(model.encode(preview)[0])  # the mean code: a steady picture
             samples = model.decode(fixed_z)
@@ -328,5 +333,10 @@ def train(
         yield save("epoch", epoch, 0, partial)
 
     if config.iwae_k > 0 and not control.stop_requested:
-        yield FinalEvaluation(epoch, evaluate(model, x_test, k=config.iwae_k))
+        try:
+            results = evaluate(model, x_test, k=config.iwae_k, should_stop=lambda: control.stop_requested)
+        except EvaluationStopped:  # asked to quit: the trained model is saved, skip the bound
+            pass
+        else:
+            yield FinalEvaluation(epoch, results)
     yield RunFinished(epoch, step, "completed", time.perf_counter() - started)

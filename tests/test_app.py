@@ -11,13 +11,14 @@ import pytest
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Static, TabbedContent
+from textual.widgets import TabbedContent
 
 from vae_tui.core import checkpoint as ckpt
 from vae_tui.tui.app import VaeApp
 from vae_tui.tui.cli import build_parser
 from vae_tui.tui.widgets.pixels import PixelView
 from vae_tui.tui.widgets.status import StatusPanel
+from vae_tui.tui.widgets.text_line import TextLines
 from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
 
 TINY = ["--hidden-dim", "32", "--latent-dim", "4", "--swanlab", "disabled", "--iwae-k", "0"]
@@ -64,16 +65,16 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
         # ←/→ move the selected test image; the caption says which one.
         await pilot.press("right", "right", "right", "left")
         assert app.state.image == 2
-        caption = app.query_one(ReconstructionView).query_one(".caption", Static)
+        caption = app.query_one(ReconstructionView).query_one(".caption", TextLines)
         assert "Selected #3 (label 1)" in text_of(caption)  # MNIST's third test image is a 1
 
         # ↓ selects a latent dimension and shows the traversal around that image's code.
         await pilot.press("down")
         assert app.state.dim == 1 and app.query_one(TabbedContent).active == "traversal"
-        traversal_caption = text_of(app.query_one(TraversalView).query_one(".caption", Static))
+        traversal_caption = text_of(app.query_one(TraversalView).query_one(".caption", TextLines))
         assert "Selected z2" in traversal_caption and "μ of test image #3" in traversal_caption
         await pilot.press("z")
-        assert "base: z = 0" in text_of(app.query_one(TraversalView).query_one(".caption", Static))
+        assert "base: z = 0" in text_of(app.query_one(TraversalView).query_one(".caption", TextLines))
 
         # n draws a new z: different pictures.
         await pilot.press("3")

@@ -113,3 +113,23 @@ def test_other_architectures_are_refused(tmp_path: Path) -> None:
         ckpt.architecture(bad)
     with pytest.raises(CheckpointError, match="does not exist"):
         ckpt.read_checkpoint(tmp_path / "nope.pt")
+
+
+def test_ctrl_c_inside_torch_save_surfaces_as_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's zip writer turns a Ctrl-C mid-write into a RuntimeError on exit; we undo that."""
+    path = tmp_path / "checkpoint.pt"
+    ckpt.atomic_save({"epoch": 1}, path)
+    real_save = torch.save
+
+    def interrupted_save(obj: object, f: object, *a: object, **k: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos") from None
+
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.atomic_save({"epoch": 2}, path)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert ckpt.read_checkpoint(path)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]

@@ -164,3 +164,31 @@ def test_nan_loss_stops_with_the_epoch_and_batch_and_keeps_the_checkpoint(
             events.append(e)
     assert not any(isinstance(e, CheckpointSaved) for e in events)
     assert (Path(tiny_config.run_dir) / "checkpoint.pt").read_bytes() == good
+
+
+def test_a_stop_during_the_final_evaluation_skips_it(tiny_config: TrainConfig) -> None:
+    """The IWAE bound can take minutes; quitting must not wait for it."""
+    control = TrainControl()
+    events = []
+    for e in train(tiny_config.with_(epochs=1, iwae_k=500), control):
+        events.append(e)
+        if isinstance(e, CheckpointSaved):
+            control.request_stop()  # lands while the final evaluation runs
+    assert not any(isinstance(e, FinalEvaluation) for e in events)
+    assert isinstance(events[-1], RunFinished) and events[-1].epochs_completed == 1
+
+
+def test_stop_is_polled_by_the_iwae_bound() -> None:
+    from vae_tui.core.evaluate import EvaluationStopped, iwae_nll
+    from vae_tui.core.model import VAE
+
+    calls = []
+    with pytest.raises(EvaluationStopped):
+        iwae_nll(
+            VAE(784, 8, 2),
+            torch.rand(20, 784),
+            50,
+            budget=784 * 100,
+            should_stop=lambda: bool(calls.append(1)) or len(calls) > 2,
+        )
+    assert len(calls) == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -23,6 +24,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
@@ -44,7 +46,7 @@ from .widgets.views import (
 
 NARROW_WIDTH = 110  # below this the loss plots move into their own tab
 MIN_SIZE = (40, 12)  # below this only a "terminal too small" note is shown
-REDRAW_HZ = 3
+REDRAW_HZ = 2  # loss plots and status; the issue allows 2–4 Hz, and each redraw costs the trainer
 TAB_ORDER = ("losses", "recon", "samples", "traversal")
 TERMINAL_LOST_GRACE = 30.0  # seconds to save and close SwanLab after SIGHUP before exiting anyway
 
@@ -106,6 +108,7 @@ class VaeApp(App[int]):
         self.training_active = False
         self.quitting: int | None = None
         self.lost_terminal = False
+        self._gc_frozen = False
         self.last_checkpoint: str | None = None
         self.tracker: Any = None
         self._rate: list[tuple[float, int]] = []
@@ -183,9 +186,12 @@ class VaeApp(App[int]):
 
     # -- periodic redraw ---------------------------------------------------------------------
     def tick(self) -> None:
-        for panel in self.query(LossPanel):
-            panel.redraw()
-        self.refresh_status()
+        if not self.is_running:
+            return
+        with contextlib.suppress(NoMatches):  # the timer can fire once more while the app closes
+            for panel in self.query(LossPanel):
+                panel.redraw()
+            self.refresh_status()
 
     def refresh_status(self) -> None:
         self.query_one(StatusPanel).show(self.status)
@@ -217,14 +223,14 @@ class VaeApp(App[int]):
             from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads here, off the UI
             from vae_tui.core.session import standard_consumers  # noqa: PLC0415
             from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
-            from vae_tui.core.train import train  # noqa: PLC0415
+            from vae_tui.core.train import train, training_threads  # noqa: PLC0415
 
             consumers = standard_consumers(config)
             self.tracker = next((c for c in consumers if isinstance(c, SwanLabTracker)), None)
 
             def stream() -> Any:
                 nonlocal started
-                for event in train(config, self.control, resume=resume):
+                for event in train(config, self.control, resume=resume, threads=training_threads()):
                     started = True
                     yield event
 
@@ -371,6 +377,12 @@ class VaeApp(App[int]):
                 SAMPLE_COUNT, explorer.latent_dim, self.config.get("seed", 0) + 2
             )
         self.state.explorer = explorer
+        if not self._gc_frozen:
+            # Torch, Textual and the data are loaded now and live as long as the app. Without
+            # this, every full GC pass walks all of them: a ~150 ms freeze, several a minute,
+            # that a key press can land on (benchmarks/app_latency.py).
+            gc.freeze()
+            self._gc_frozen = True
         self.state.epoch = epoch
         self.state.dim = min(self.state.dim, explorer.latent_dim - 1)
         self.state.image = min(self.state.image, explorer.count - 1)

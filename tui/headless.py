@@ -252,7 +252,7 @@ def _train(
     from vae_tui.core.metrics import MetricsError  # noqa: PLC0415
     from vae_tui.core.session import standard_consumers  # noqa: PLC0415
     from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
-    from vae_tui.core.train import TrainingDiverged, train  # noqa: PLC0415
+    from vae_tui.core.train import TrainingDiverged, train, training_threads  # noqa: PLC0415
 
     if control.stop_requested:
         signals.say("stopped before training started; nothing was written")
@@ -261,7 +261,9 @@ def _train(
     consumers = standard_consumers(config)
     signals.on_quit.extend(c.abandon for c in consumers if isinstance(c, SwanLabTracker))
     try:
-        drive(train(config, control, resume=resume), [signals, *consumers, printer])
+        drive(
+            train(config, control, resume=resume, threads=training_threads()), [signals, *consumers, printer]
+        )
     except TrainingDiverged as e:
         note = _checkpoint_note(config.run_dir)
         message = str(e)

@@ -8,11 +8,14 @@ redraw does not grow with the length of the run.
 from __future__ import annotations
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Grid, Vertical
 from textual.widgets import Static
+from textual_hires_canvas import Canvas
 from textual_plot import HiResMode, PlotWidget
+from textual_plot.plot_widget import Legend
 
 SMOOTHING_FRACTION = 0.02  # the smoothed curve averages the last 2% of the batches so far
 
@@ -21,28 +24,39 @@ class LossHistory:
     """Everything the loss panels draw, appended to by the app as events arrive."""
 
     def __init__(self) -> None:
-        self.steps = np.empty(0, dtype=np.int64)
-        self.losses = np.empty(0, dtype=np.float64)
+        self._steps: list[int] = []
+        self._losses: list[float] = []
         self.epochs: list[dict[str, float]] = []
-        self.version = 0
-        """Bumped on every change, so panels redraw only when there is something new."""
+        self.batch_version = 0
+        """Bumped when batches arrive, so the batch plot redraws only when there is news."""
+        self.epoch_version = 0
 
     def add_batches(self, steps: list[int], losses: list[float]) -> None:
-        self.steps = np.concatenate([self.steps, np.asarray(steps, dtype=np.int64)])
-        self.losses = np.concatenate([self.losses, np.asarray(losses, dtype=np.float64)])
-        self.version += 1
+        self._steps.extend(steps)
+        self._losses.extend(losses)
+        self.batch_version += 1
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.asarray(self._steps, dtype=np.int64)
+
+    @property
+    def losses(self) -> np.ndarray:
+        return np.asarray(self._losses, dtype=np.float64)
 
     def smoothed(self) -> np.ndarray:
         """Trailing mean over a window that grows with the run (2% of it), so the curve is
         smooth early on and does not lag behind late in a long run."""
-        window = max(1, int(len(self.losses) * SMOOTHING_FRACTION))
-        sums = np.cumsum(np.concatenate([[0.0], self.losses]))
-        counts = np.minimum(np.arange(1, len(self.losses) + 1), window)
-        return (sums[1:] - sums[np.arange(1, len(self.losses) + 1) - counts]) / counts
+        losses = self.losses
+        window = max(1, int(len(losses) * SMOOTHING_FRACTION))
+        sums = np.cumsum(np.concatenate([[0.0], losses]))
+        ends = np.arange(1, len(losses) + 1)
+        counts = np.minimum(ends, window)
+        return (sums[1:] - sums[ends - counts]) / counts
 
     def add_epoch(self, row: dict[str, float]) -> None:
         self.epochs.append(row)
-        self.version += 1
+        self.epoch_version += 1
 
 
 def thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,8 +68,34 @@ def thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndar
     return x[idx], y[idx]
 
 
+class FastCanvas(Canvas):
+    """textual-hires-canvas reads `rich_style` for every line it renders, and computing it costs
+    ~0.2 ms: most of a plot's redraw. It only changes with the styles, so keep it until then."""
+
+    _style_cache_value: Style | None = None
+
+    @property
+    def rich_style(self) -> Style:
+        if self._style_cache_value is None:
+            self._style_cache_value = super().rich_style
+        return self._style_cache_value
+
+    def notify_style_update(self) -> None:
+        self._style_cache_value = None
+        super().notify_style_update()
+
+
 class LossPlot(PlotWidget, can_focus=False):
     """A plot that never takes focus, so the app's arrow keys always browse images."""
+
+    def compose(self) -> ComposeResult:
+        # PlotWidget's own layout, with the faster canvas.
+        with Grid():
+            yield FastCanvas(1, 1, id="margin-top")
+            yield FastCanvas(1, 1, id="margin-left")
+            yield FastCanvas(1, 1, id="plot")
+            yield FastCanvas(1, 1, id="margin-bottom")
+        yield Legend(id="legend")
 
     DEFAULT_CSS = """
     LossPlot { height: 1fr; }
@@ -95,7 +135,7 @@ class LossPanel(Vertical):
     def __init__(self, history: LossHistory, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.history = history
-        self.drawn_version = -1
+        self.drawn = (-1, -1)  # (batch, epoch) versions on screen
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -113,21 +153,33 @@ class LossPanel(Vertical):
 
     def redraw(self, force: bool = False) -> None:
         """Redraw from the history if it changed since the last draw (and the panel is on screen)."""
-        if not force and (self.drawn_version == self.history.version or not self.display):
+        h = self.history
+        if not self.display:
             return
-        self.drawn_version = self.history.version
+        drawn_batches, drawn_epochs = (-1, -1) if force else self.drawn
+        self.drawn = (h.batch_version, h.epoch_version)
+        if drawn_batches != h.batch_version:
+            self._draw_batches()
+        if drawn_epochs != h.epoch_version:
+            self._draw_epochs()
+
+    def _draw_batches(self) -> None:
         h = self.history
         batch_plot = self.query_one("#batch-plot", LossPlot)
         batch_plot.clear()
-        if len(h.steps):
+        steps = h.steps
+        if len(steps):
             points = max(20, 2 * batch_plot.size.width)
-            x, raw = thin(h.steps, h.losses, points)
-            _, smooth = thin(h.steps, h.smoothed(), points)
+            x, raw = thin(steps, h.losses, points)
+            _, smooth = thin(steps, h.smoothed(), points)
             # The first batches' losses are several times the rest; clip so the trend stays visible.
             tail = raw[len(raw) // 50 :] if len(raw) > 50 else raw
             batch_plot.set_ylimits(float(np.min(raw)) * 0.98, float(np.max(tail)) * 1.02)
             batch_plot.plot(x, raw, line_style="grey50", hires_mode=HiResMode.BRAILLE)
             batch_plot.plot(x, smooth, line_style="bright_white", hires_mode=HiResMode.BRAILLE)
+
+    def _draw_epochs(self) -> None:
+        h = self.history
         epoch_plot = self.query_one("#epoch-plot", LossPlot)
         epoch_plot.clear()
         if h.epochs:

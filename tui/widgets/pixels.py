@@ -123,10 +123,14 @@ class PixelView(Widget):
         self._lines: list[list[Segment]] = []
         self._image_width = 0
         self._blank: Style | None = None
+        self._strips: list[Strip] = []
+        self._strips_key: tuple[int, int, int] | None = None
+        self._version = 0
         self.note = ""
 
     def notify_style_update(self) -> None:
         self._blank = None  # `rich_style` is costly to compute (~0.2 ms): once per style change
+        self._strips_key = None
         super().notify_style_update()
 
     def set_image(self, image: np.ndarray | None, note: str = "") -> None:
@@ -135,6 +139,7 @@ class PixelView(Widget):
         else:
             self._lines, self._image_width = image_to_lines(image), image.shape[1]
         self.note = note
+        self._version += 1
         self.refresh()
 
     @property
@@ -143,18 +148,30 @@ class PixelView(Widget):
         return self.size.width, self.size.height * 2
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width, height = self.size
+        key = (width, height, self._version)
+        if self._strips_key != key:  # build the strips once per image and size, not per frame
+            self._strips = self._build_strips(width, height)
+            self._strips_key = key
+        return self._strips[y] if 0 <= y < len(self._strips) else Strip.blank(width, self._blank_style())
+
+    def _blank_style(self) -> Style:
         if self._blank is None:
             self._blank = self.rich_style
-        blank = self._blank
+        return self._blank
+
+    def _build_strips(self, width: int, height: int) -> list[Strip]:
+        blank = self._blank_style()
+        empty = Strip.blank(width, blank)
+        strips = [empty] * height
         if not self._lines:
-            if y == 0 and self.note:
-                return Strip([Segment(self.note[:width], blank)]).extend_cell_length(width, blank)
-            return Strip.blank(width, blank)
-        top = max(0, (self.size.height - len(self._lines)) // 2)
-        row = y - top
-        if not 0 <= row < len(self._lines):
-            return Strip.blank(width, blank)
+            if self.note and height:
+                strips[0] = Strip([Segment(self.note[:width], blank)]).extend_cell_length(width, blank)
+            return strips
+        top = max(0, (height - len(self._lines)) // 2)
         left = max(0, (width - self._image_width) // 2)
-        segments = [Segment(" " * left, blank), *self._lines[row]] if left else self._lines[row]
-        return Strip(segments).crop_extend(0, width, blank)
+        pad = [Segment(" " * left, blank)] if left else []
+        for row, segments in enumerate(self._lines):
+            if 0 <= top + row < height:
+                strips[top + row] = Strip([*pad, *segments]).crop_extend(0, width, blank)
+        return strips

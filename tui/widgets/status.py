@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
+
+from .text_line import TextLines
 
 
 def clock(seconds: float | None) -> str:
@@ -64,9 +65,9 @@ class RunStatus:
         return self.elapsed() / self.done_batches * self.remaining_batches
 
 
-class StatusPanel(Static):
+class StatusPanel(TextLines):
     DEFAULT_CSS = """
-    StatusPanel { height: auto; padding: 0 1; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }
+    StatusPanel { padding: 0 1; background: $boost; }
     """
 
     def show(self, s: RunStatus) -> None:
@@ -113,6 +114,4 @@ class StatusPanel(Static):
             rows.append(summary)
         if s.message and s.mode != "browse":
             rows.append(Text(s.message, style="yellow"))
-        text = Text("\n").join(rows)
-        text.no_wrap, text.overflow = True, "ellipsis"
-        self.update(text)
+        self.set(Text("\n").join(rows))

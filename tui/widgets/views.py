@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from .pixels import PixelView, fit_count, tile_image
+from .text_line import TextLines
 
 if TYPE_CHECKING:
     from vae_tui.core.explorer import LatentExplorer
@@ -66,7 +66,7 @@ class ImageView(Vertical):
         self.stale = True
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="caption")
+        yield TextLines(classes="caption")
         yield PixelView()
 
     def on_resize(self) -> None:
@@ -79,24 +79,24 @@ class ImageView(Vertical):
         if not self.stale or not self.is_on_screen:
             return
         view = self.query_one(PixelView)
-        caption = self.query_one(".caption", Static)
+        caption = self.query_one(".caption", TextLines)
         width, height = view.pixel_size
         if width == 0 or height == 0:  # not laid out yet: draw once it has a size
             self.call_after_refresh(self.update_view)
             return
         if self.state.explorer is None:
             view.set_image(None, "waiting for the model…")
-            caption.update(self.title_text())
+            caption.set(self.title_text())
             self.stale = False
             return
         if width < 16 or height < 16:
             view.set_image(None, "enlarge the terminal to see this view")
-            caption.update(self.title_text())
+            caption.set(self.title_text())
             self.stale = False
             return
         image, text = self.build(width, height)
         view.set_image(image, "enlarge the terminal to see this view" if image is None else "")
-        caption.update(text)
+        caption.set(text)
         self.stale = False
 
     @property
