@@ -12,8 +12,9 @@ to round, so a machine that gets busier or quieter affects all variants alike:
 - `app`: the same loop inside the Textual app (`VaeApp.run_test`, headless driver), as the
   interactive `vae-tui` runs it.
 
-Each of ours runs at every `--threads` count (torch intra-op threads, set process-wide before the
-variant starts). Epoch times of ours come from their `EpochEnd` event: `train s` is the
+`headless` runs at every `--threads` count (torch intra-op threads, set process-wide before
+the variant starts); `--train-only` itself uses `training_threads()` (one fewer than the cores,
+so 1 on 2 cores). The app always sets `training_threads()` itself, and is labelled with it. Epoch times of ours come from their `EpochEnd` event: `train s` is the
 training part (images / images_per_second), `epoch s` adds the per-epoch held-out evaluation
 and preview images. The reference's `train s` is its epoch loop. Every variant trains the same
 architecture (784-256-20) with the same seed in a round (seed = --seed + round), and its
@@ -691,9 +692,13 @@ def main(argv: list[str] | None = None) -> int:
         if "reference" in kinds:
             for t in args.ref_threads.split(","):
                 variants.append(Variant("reference", None if t.strip() == "default" else int(t)))
+        from vae_tui.core.train import training_threads
+
         for mode in modes:
-            for t in threads:
-                variants += [Variant(k, t, mode) for k in ("headless", "app") if k in kinds]
+            if "headless" in kinds:
+                variants += [Variant("headless", t, mode) for t in threads]
+            if "app" in kinds:  # the app sets its own thread count: label it with that one
+                variants.append(Variant("app", training_threads(), mode))
         settings = Settings(
             data_root, work, args.train_limit, args.test_limit, args.epochs, args.kl_anneal, args.timeout
         )

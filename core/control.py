@@ -15,6 +15,7 @@ class TrainControl:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._save = threading.Event()
+        self._snapshot = threading.Event()
         self._running = threading.Event()
         self._running.set()
 
@@ -24,6 +25,10 @@ class TrainControl:
 
     def request_checkpoint(self) -> None:
         self._save.set()
+
+    def request_snapshot(self) -> None:
+        """Ask for the current weights (a `ModelSnapshot`), e.g. to redraw the views mid-epoch."""
+        self._snapshot.set()
 
     def pause(self) -> None:
         self._running.clear()
@@ -40,15 +45,26 @@ class TrainControl:
         return self._stop.is_set()
 
     def wait_while_paused(self) -> float:
-        """Block while paused; the seconds spent waiting (kept out of throughput numbers)."""
+        """Block while paused, but return early when a save or snapshot is asked for, so those
+        are served at once; the seconds spent waiting (kept out of throughput numbers)."""
         if self._running.is_set():
             return 0.0
         start = time.perf_counter()
-        self._running.wait()
+        while not self._running.wait(0.05):
+            if self._save.is_set() or self._snapshot.is_set():
+                break
         return time.perf_counter() - start
 
     def take_save_request(self) -> bool:
-        if self._save.is_set():
-            self._save.clear()
-            return True
-        return False
+        return _take(self._save)
+
+    def take_snapshot_request(self) -> bool:
+        return _take(self._snapshot)
+
+
+def _take(flag: threading.Event) -> bool:
+    """Clear `flag`, saying whether it was set (one request, served once)."""
+    if flag.is_set():
+        flag.clear()
+        return True
+    return False

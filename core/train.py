@@ -273,6 +273,10 @@ def train(
                 )
                 sums["seconds"] = time.perf_counter() - epoch_start - paused
                 yield save("request", epoch, batch, sums)
+            if control.take_snapshot_request():
+                yield snapshot(epoch)
+            if control.paused:
+                continue  # woken only to serve a request: go back to waiting
             # index_select: the same rows as x_train[idx], without advanced indexing's overhead.
             x = x_train.index_select(0, order[batch * bs : (batch + 1) * bs])
             mu, logvar = model.encode(x)

@@ -91,15 +91,22 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
         step = app.status.step
         await pilot.pause(0.6)
         assert app.status.step == step
-        await pilot.press("space")
-        assert not app.control.paused
-        await wait_for(pilot, lambda: app.status.step > step)
 
-        # s writes a checkpoint now (mid-epoch), announced by a notification.
+        # While paused, s writes a checkpoint of this exact position, at once.
         await pilot.press("s")
         await wait_for(pilot, lambda: app.last_checkpoint is not None and bool(app._notifications))
         saved = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
-        assert saved["step"] > 0
+        assert saved["step"] == step and app.control.paused
+
+        # r redraws the views from the weights as they are now, not as of the last epoch end.
+        explorer = app.state.explorer
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state.explorer is not explorer)
+        assert app.status.step == step  # serving it did not train a batch
+
+        await pilot.press("space")
+        assert not app.control.paused
+        await wait_for(pilot, lambda: app.status.step > step)
 
         # q stops between batches, saves and exits with 0.
         await pilot.press("q")

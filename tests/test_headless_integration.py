@@ -94,3 +94,39 @@ def test_without_a_terminal_plain_vae_tui_runs_headless(tmp_path: Path) -> None:
     assert lines[0] == "vae-tui: no terminal on stdin/stderr, running headless (as --train-only)"
     assert "--- Epoch [1/1] Summary ---" in lines
     assert "\x1b" not in result.stdout + result.stderr
+
+
+def test_with_a_terminal_a_progress_bar_runs_within_the_epoch(tmp_path: Path) -> None:
+    """On a terminal (a pty here) --train-only adds a rich progress bar; the summary stays exact."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(VAE_TUI), "--train-only", "--epochs", "2", "--train-limit", "2048", "--test-limit", "64",
+         "--hidden-dim", "16", "--latent-dim", "2", "--run-dir", str(tmp_path / "run"), "--swanlab", "disabled",
+         "--iwae-k", "0"],
+        stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"},
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        if not ready:
+            proc.kill()
+            raise AssertionError("no output for 120 s")
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    output = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[" in output  # a live display: control codes, unlike in a pipe
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+    # The bar: its label, batches done and the live loss (which epoch it caught depends on timing).
+    assert re.search(r"Epoch [12]/2 ━+╺?━* +\d+/16 loss \d+\.\d\d", plain)
+    assert "--- Epoch [2/2] Summary ---" in output and "Model saved at epoch 2." in output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -77,6 +78,12 @@ class Tmux:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, check=False)
 
 
+def step_of(screen: str) -> int:
+    """The step counter on the status line."""
+    match = re.search(r"step (\d+)", screen)
+    return int(match.group(1)) if match else -1
+
+
 def processes_of(run_dir: Path) -> list[int]:
     """PIDs of vae-tui processes writing to `run_dir` (python ones: tmux's server keeps our command line)."""
     pattern = f"python[0-9.]* \\S*vae-tui .*{run_dir}"
@@ -119,13 +126,14 @@ def test_app_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     tmux.keys("Space")
     tmux.wait(lambda s: "PAUSED" in s)
     tmux.keys("Space")
-    tmux.wait(lambda s: "TRAINING" in s)
+    step_before = step_of(tmux.wait(lambda s: "TRAINING" in s))
     tmux.resize(160, 45)
     screen = tmux.wait(lambda s: "Batch loss" in s and "Traversal" in s)  # wide layout: plots beside images
     tmux.resize(30, 10)
     tmux.wait(lambda s: "Terminal too small" in s)
     tmux.resize(100, 30)
-    tmux.wait(lambda s: "TRAINING" in s)  # it kept training through the resizes
+    # It kept training through the resizes.
+    tmux.wait(lambda s: "TRAINING" in s and step_of(s) > step_before + 10)
     tmux.keys("q")
     deadline = time.monotonic() + 60
     while not (tmp_path / "exit.txt").exists() and time.monotonic() < deadline:

@@ -89,6 +89,7 @@ class VaeApp(App[int]):
         Binding("space", "pause", "Pause"),
         Binding("n", "new_samples", "New z"),
         Binding("z", "toggle_base", "Base"),
+        Binding("r", "refresh_model", "Refresh"),
         Binding("s", "save", "Save"),
         Binding("q", "quit_clean", "Quit"),
         Binding("ctrl+c", "quit_clean(130)", "Quit", show=False, priority=True),
@@ -153,6 +154,11 @@ class VaeApp(App[int]):
         else:
             self.training_active = True
             self.run_training()
+
+    def on_unmount(self) -> None:
+        # However the app ends, its training worker must not outlive it: a paused one would
+        # otherwise wait forever, and the process with it (it stops within a batch, and saves).
+        self.control.request_stop()
 
     def on_resize(self, event: Any) -> None:
         self.apply_size(event.size.width, event.size.height)
@@ -462,11 +468,16 @@ class VaeApp(App[int]):
         self._rate.clear()
         self.refresh_status()
 
+    def action_refresh_model(self) -> None:
+        """Redraw the views with the weights as they are now, not as of the last epoch end."""
+        if self.training_active:
+            self.control.request_snapshot()
+        else:
+            self.notify("Not training: the views already show the final model.", timeout=3)
+
     def action_save(self) -> None:
         if self.training_active:
             self.control.request_checkpoint()
-            if self.control.paused:
-                self.notify("Paused: the checkpoint is written when training resumes (space).", timeout=5)
         elif self.browse_only:
             self.notify("Browsing a saved model: nothing new to save.", timeout=4)
         else:

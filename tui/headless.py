@@ -99,7 +99,9 @@ class HeadlessPrinter:
             if self.progress is not None:
                 if self.task is None:
                     self.progress.start()
-                    self.task = self.progress.add_task("", total=event.batches, loss=event.loss)
+                    self.task = self.progress.add_task(
+                        f"Epoch {event.epoch}/{event.epochs}", total=event.batches, loss=event.loss
+                    )
                 self.progress.update(
                     self.task, completed=event.batch, loss=event.loss,
                     description=f"Epoch {event.epoch}/{event.epochs}",
