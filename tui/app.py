@@ -57,7 +57,7 @@ class MainScreen(Screen):
     AUTO_FOCUS = None  # a focused Tabs widget would take ←/→ from the image views
 
     BINDINGS = [  # noqa: RUF012
-        Binding("tab", "app.next_tab", "Tabs", key_display="⇥ 1-4"),
+        Binding("tab", "app.next_tab", "Tab", key_display="⇥ 1-4"),
         Binding("shift+tab", "app.next_tab(-1)", "Previous tab", show=False),
     ]
 
@@ -86,10 +86,10 @@ class VaeApp(App[int]):
         Binding("2", "show_tab('recon')", "Recon", show=False),
         Binding("3", "show_tab('samples')", "Samples", show=False),
         Binding("4", "show_tab('traversal')", "Traversal", show=False),
-        Binding("space", "pause", "Pause"),
+        Binding("space", "pause", "Pause", key_display="␣"),
         Binding("n", "new_samples", "New z"),
         Binding("z", "toggle_base", "Base"),
-        Binding("r", "refresh_model", "Refresh"),
+        Binding("r", "refresh_model", "Redraw"),
         Binding("s", "save", "Save"),
         Binding("q", "quit_clean", "Quit"),
         Binding("ctrl+c", "quit_clean(130)", "Quit", show=False, priority=True),
@@ -134,7 +134,8 @@ class VaeApp(App[int]):
         yield Static(
             f"Terminal too small: vae-tui needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]}", id="too-small"
         )
-        yield Footer(compact=True)
+        # Every key fits in 80 columns only without the palette hint (Ctrl+P still opens it).
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False  # arrows belong to the image views

@@ -41,7 +41,8 @@ def image_to_lines(image: np.ndarray) -> list[list[Segment]]:
     """An (H, W, 3) uint8 image as rows of segments, two pixel rows per line."""
     packed = pack_rgb(image)
     if packed.shape[0] % 2:
-        packed = np.vstack([packed, np.zeros((1, packed.shape[1]), dtype=packed.dtype)])
+        # An odd last row shares its cell with the frame colour, not black: no dark seam.
+        packed = np.vstack([packed, np.full((1, packed.shape[1]), PAD_GREY * 0x010101, dtype=packed.dtype)])
     lines = []
     for y in range(0, packed.shape[0], 2):
         segments = []
