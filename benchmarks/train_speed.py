@@ -13,8 +13,10 @@ to round, so a machine that gets busier or quieter affects all variants alike:
   interactive `vae-tui` runs it.
 
 `headless` runs at every `--threads` count (torch intra-op threads, set process-wide before
-the variant starts); `--train-only` itself uses `training_threads()` (one fewer than the cores,
-so 1 on 2 cores). The app always sets `training_threads()` itself, and is labelled with it. Epoch times of ours come from their `EpochEnd` event: `train s` is the
+the variant starts); `--train-only` itself picks `training_threads(...)`: all cores without
+SwanLab, one fewer with it (2 and 1 on 2 cores). The app always sets its own count (one core
+for the UI, one for SwanLab when on: 1 on 2 cores) and is labelled with it. Epoch times of
+ours come from their `EpochEnd` event: `train s` is the
 training part (images / images_per_second), `epoch s` adds the per-epoch held-out evaluation
 and preview images. The reference's `train s` is its epoch loop. Every variant trains the same
 architecture (784-256-20) with the same seed in a round (seed = --seed + round), and its
@@ -698,7 +700,8 @@ def main(argv: list[str] | None = None) -> int:
             if "headless" in kinds:
                 variants += [Variant("headless", t, mode) for t in threads]
             if "app" in kinds:  # the app sets its own thread count: label it with that one
-                variants.append(Variant("app", training_threads(), mode))
+                busy = 1 + (mode != "disabled")
+                variants.append(Variant("app", training_threads(busy_threads=busy), mode))
         settings = Settings(
             data_root, work, args.train_limit, args.test_limit, args.epochs, args.kl_anneal, args.timeout
         )

@@ -123,6 +123,17 @@ class FinalEvaluation:
 
 
 @dataclass(frozen=True, slots=True)
+class Paused:
+    """The loop is waiting (TrainControl.pause); everything before it has been reported."""
+
+    epoch: int
+    """1-based epoch it is in."""
+    batch: int
+    """Batches done in that epoch."""
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     epochs_completed: int
     step: int
@@ -139,5 +150,6 @@ Event = (
     | ModelSnapshot
     | CheckpointSaved
     | FinalEvaluation
+    | Paused
     | RunFinished
 )

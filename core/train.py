@@ -35,6 +35,7 @@ from .events import (
     Event,
     FinalEvaluation,
     ModelSnapshot,
+    Paused,
     RunFinished,
     RunStarted,
 )
@@ -48,16 +49,17 @@ PREVIEW_SAMPLES = 64  # fixed z whose decodings are logged every epoch
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (one per core), read at import
 
 
-def training_threads() -> int:
-    """Torch threads for a run: one core fewer than torch's default (one per core).
+def training_threads(busy_threads: int) -> int:
+    """Torch threads for a run that shares the process with `busy_threads` other busy threads
+    (SwanLab's writer; the app's UI): torch's default (one per core) minus those, at least 1.
 
-    A run always shares the process with another busy thread: SwanLab's writer, and in the app
-    the Textual UI. Torch's OpenMP threads meet at a barrier after every op, so when one of them
-    loses its core, every op waits for it. Measured on 2 cores (benchmarks/train_speed.py, full
-    epochs, side by side): 1 thread beat 2 headless with SwanLab (15,272 vs 12,132 img/s, median
-    of 3) and without (17,260 vs 15,705), and in the app by ~1.7×.
+    Torch's OpenMP threads meet at a barrier after every op, so when one of them loses its core
+    to another thread, every op waits for it. Measured on 2 cores (benchmarks/train_speed.py,
+    full epochs, side by side, median of 3): headless without SwanLab, 2 threads ran 1.21× faster
+    than 1; with SwanLab offline, 1 thread was faster (2 threads: 0.93×); in the app, 1 thread
+    trained 1.56× faster than 2 (16,015 vs 10,295 img/s).
     """
-    return max(1, TORCH_DEFAULT_THREADS - 1)
+    return max(1, TORCH_DEFAULT_THREADS - busy_threads)
 
 
 class TrainingDiverged(VaeTuiError):
@@ -171,7 +173,7 @@ def train(
 
     `threads` sets torch's intra-op thread count (process-wide, for the rest of the process);
     None keeps the current setting (torch's default: one per core). The app passes
-    `training_threads()`, leaving a core to the UI and SwanLab's writer (see there for why).
+    `training_threads(...)`, leaving cores to the UI and SwanLab's writer (see there for why).
     """
     control = control or TrainControl()
     if threads is not None:
@@ -258,6 +260,11 @@ def train(
         sizes: list[int] = []
 
         while batch < batches:
+            if control.paused:  # report everything done so far before waiting
+                yield from report_batches(
+                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
+                )
+                yield Paused(epoch + 1, batch, step)
             paused += control.wait_while_paused()
             if control.stop_requested:
                 yield from report_batches(

@@ -87,9 +87,10 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
         # space pauses: the step counter stops, and the status says so; space again resumes.
         await pilot.press("space")
         assert app.control.paused and "PAUSED" in text_of(status)
-        await pilot.pause(0.3)  # the last batch in flight lands
-        step = app.status.step
-        await pilot.pause(0.6)
+        await wait_for(pilot, lambda: app.paused_at_step is not None)  # the loop confirms
+        step = app.paused_at_step
+        assert app.status.step == step and f"step {step}" in text_of(status)
+        await pilot.pause(0.5)
         assert app.status.step == step
 
         # While paused, s writes a checkpoint of this exact position, at once.

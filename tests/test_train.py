@@ -19,6 +19,7 @@ from vae_tui.core.events import (
     EpochImages,
     FinalEvaluation,
     ModelSnapshot,
+    Paused,
     RunFinished,
     RunStarted,
 )
@@ -192,3 +193,22 @@ def test_stop_is_polled_by_the_iwae_bound() -> None:
             should_stop=lambda: bool(calls.append(1)) or len(calls) > 2,
         )
     assert len(calls) == 3
+
+
+def test_pause_reports_everything_done_then_waits(tiny_config: TrainConfig) -> None:
+    import threading
+
+    control = TrainControl()
+    events: list = []
+    stream = train(tiny_config.with_(epochs=1, iwae_k=0), control)
+    for e in stream:
+        events.append(e)
+        if isinstance(e, BatchEnd) and e.step == 3:
+            control.pause()
+            break
+    paused = next(stream)
+    assert isinstance(paused, Paused) and (paused.epoch, paused.batch, paused.step) == (1, 3, 3)
+    threading.Timer(0.2, control.resume).start()
+    after = next(stream)  # blocks until resumed, then trains on
+    assert isinstance(after, BatchEnd) and after.step == 4
+    stream.close()

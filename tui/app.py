@@ -109,6 +109,8 @@ class VaeApp(App[int]):
         self.training_active = False
         self.quitting: int | None = None
         self.lost_terminal = False
+        self.paused_at_step: int | None = None
+        """The step training is paused at, once the loop has confirmed it."""
         self._gc_frozen = False
         self.last_checkpoint: str | None = None
         self.tracker: Any = None
@@ -237,7 +239,12 @@ class VaeApp(App[int]):
 
             def stream() -> Any:
                 nonlocal started
-                for event in train(config, self.control, resume=resume, threads=training_threads()):
+                for event in train(
+                    config,
+                    self.control,
+                    resume=resume,
+                    threads=training_threads(busy_threads=1 + (config.swanlab != "disabled")),
+                ):
                     started = True
                     yield event
 
@@ -351,6 +358,9 @@ class VaeApp(App[int]):
                 self.notify(f"Checkpoint saved ({where}): {e.path}", title="Saved")
         elif isinstance(e, ev.FinalEvaluation):
             s.final = e.results
+        elif isinstance(e, ev.Paused):
+            s.step, s.batch, s.epoch = e.step, e.batch, e.epoch  # exact while it waits
+            self.paused_at_step = e.step
         elif isinstance(e, ev.RunFinished):
             s.phase = "finished" if e.status == "completed" else "stopped"
             s.paused = False
@@ -459,6 +469,7 @@ class VaeApp(App[int]):
             return
         s = self.status
         if self.control.paused:
+            self.paused_at_step = None
             self.control.resume()
             if s.paused_at is not None:
                 s.paused_total += time.monotonic() - s.paused_at

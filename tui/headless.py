@@ -264,7 +264,13 @@ def _train(
     signals.on_quit.extend(c.abandon for c in consumers if isinstance(c, SwanLabTracker))
     try:
         drive(
-            train(config, control, resume=resume, threads=training_threads()), [signals, *consumers, printer]
+            train(
+                config,
+                control,
+                resume=resume,
+                threads=training_threads(busy_threads=int(config.swanlab != "disabled")),
+            ),
+            [signals, *consumers, printer],
         )
     except TrainingDiverged as e:
         note = _checkpoint_note(config.run_dir)
