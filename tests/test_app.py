@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from vae_tui.core import checkpoint as ckpt
 from vae_tui.tui.app import VaeApp
 from vae_tui.tui.cli import build_parser
 from vae_tui.tui.widgets.pixels import PixelView
-from vae_tui.tui.widgets.status import StatusPanel
+from vae_tui.tui.widgets.status import StatusPanel, fit_path
 from vae_tui.tui.widgets.text_line import TextLines
 from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
 
@@ -119,7 +120,7 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
 
 
 async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path / ("a-long-folder-name-" * 4) / "run"
     app = make_app(
         "--epochs", "2", "--train-limit", "512", "--test-limit", "64", "--run-dir", str(run_dir), *TINY
     )
@@ -127,7 +128,9 @@ async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> 
         await wait_for(pilot, lambda: app.status.phase == "finished")
         assert app.is_running
         assert [row["epoch"] for row in app.history.epochs] == [1, 2]
-        assert "FINISHED" in text_of(app.query_one(StatusPanel))
+        status = text_of(app.query_one(StatusPanel))
+        assert "FINISHED" in status
+        assert "SwanLab disabled" in status and "…" in status and "/run" in status
         assert app.state.epoch == 2
         await pilot.press("right")
         assert app.state.image == 1
@@ -137,19 +140,26 @@ async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> 
 
 
 async def test_reference_state_dict_opens_for_browsing_without_training(tmp_path: Path) -> None:
-    app = make_app("--checkpoint", str(DATA), "--test-limit", "100")
+    # A long path (a clone in a temp dir, a cluster's scratch space) must not push what the
+    # model is off an 80-column status line: the path is shortened from the left.
+    deep = tmp_path / ("a-long-folder-name-" * 4) / "models" / DATA.name
+    deep.parent.mkdir(parents=True)
+    shutil.copy(DATA, deep)
+    app = make_app("--checkpoint", str(deep), "--test-limit", "100")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.state.explorer is not None)
         assert not app.training_active
         assert app.state.explorer.latent_dim == 8
-        assert "reference state_dict" in text_of(app.query_one(StatusPanel))
+        status = text_of(app.query_one(StatusPanel))
+        assert "reference state_dict" in status
+        assert "…" in status and "state_dict.pt" in status
         await pilot.press("down", "down")
         assert app.state.dim == 2
         await pilot.press("space")  # nothing to pause: a notice, no crash
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
     assert app.return_code == 0
-    assert not list(tmp_path.iterdir())  # browsing writes nothing
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [deep]  # browsing writes nothing
 
 
 async def test_bad_checkpoint_exits_with_one_line(tmp_path: Path) -> None:
@@ -209,3 +219,11 @@ async def test_command_palette_opens_and_closes() -> None:
         assert app.state.image == 1  # the arrows still reach the views afterwards
         await pilot.press("q")
     assert app.return_code == 0
+
+
+def test_long_paths_keep_their_tail() -> None:
+    assert fit_path("/short/run", 40) == "/short/run"
+    long = "/tmp/pytest-of-root/pytest-5/test_x0/checkpoints/run-7/checkpoint.pt"
+    short = fit_path(long, 30)
+    assert len(short) <= 30 and short.startswith("…/") and short.endswith("/run-7/checkpoint.pt")
+    assert fit_path("x" * 50, 10) == "…" + "x" * 9  # no slash to cut at: still fits

@@ -374,7 +374,7 @@ class VaeApp(App[int]):
         self.config = {"seed": info["seed"]}
         epochs = f"{info['epoch']} epochs" if info["epoch"] is not None else "reference state_dict"
         self.status.run_dir = str(self.args.checkpoint)
-        self.status.message = f"{epochs} · {info['dataset']} test set · not training"
+        self.status.message = f"{epochs} · {info['dataset']} test set"
         self.status.device, self.status.swanlab, self.status.phase = "cpu", "not tracking", "browsing"
         self.sub_title = str(self.args.checkpoint)
         for row in info["epochs"]:

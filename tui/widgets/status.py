@@ -20,6 +20,19 @@ def clock(seconds: float | None) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
+def fit_path(path: str, cells: int) -> str:
+    """Keep a path's tail (the file and its folders) when it must shrink: the start of a long
+    absolute path says the least, and what follows it on the line must stay visible."""
+    cells = max(cells, 8)
+    if len(path) <= cells:
+        return path
+    tail = path[-(cells - 1) :]
+    cut = tail.find("/")
+    if 0 <= cut < len(tail) - 1:
+        tail = tail[cut:]
+    return "…" + tail
+
+
 def bar(fraction: float, width: int) -> Text:
     filled = max(0, min(width, round(fraction * width)))
     return Text("━" * filled, style="green") + Text("━" * (width - filled), style="grey30")
@@ -74,7 +87,8 @@ class StatusPanel(TextLines):
         width = max(10, self.size.width - 2)
         rows: list[Text] = []
         if s.mode == "browse":
-            rows.append(Text.assemble(("Browsing ", "bold"), (s.run_dir, "cyan"), f" · {s.message}"))
+            head = Text.assemble(("Browsing ", "bold"), f"{s.message} · ")
+            rows.append(head + Text(fit_path(s.run_dir, width - head.cell_len), style="cyan"))
         else:
             phase = "paused" if s.paused else s.phase
             style = {"training": "bold green", "paused": "bold yellow", "finished": "bold cyan"}.get(
@@ -92,10 +106,11 @@ class StatusPanel(TextLines):
             bar_width = max(5, min(30, width - head.cell_len - rest.cell_len))
             rows.append(head + bar(fraction, bar_width) + rest)
         if s.mode != "browse":
-            rows.append(Text.assemble(
-                ("device ", "dim"), s.device, ("  run ", "dim"), (s.run_dir or "–", "cyan"),
-                ("  SwanLab ", "dim"), s.swanlab or "–",
-            ))  # fmt: skip
+            fixed = Text.assemble(
+                ("device ", "dim"), s.device, ("  SwanLab ", "dim"), s.swanlab or "–", ("  run ", "dim")
+            )  # fmt: skip
+            run_dir = fit_path(s.run_dir or "–", width - fixed.cell_len)
+            rows.append(fixed + Text(run_dir, style="cyan"))
         if s.last_epoch:
             e = s.last_epoch
             summary = Text.assemble(
