@@ -6,19 +6,25 @@ before its epoch's checkpoint is saved, so after a kill the file may be one epoc
 checkpoint; a resumed run drops the rows it is about to redo, and each epoch appears once.
 A write that fails (full disk) stops the run with one line: a run that cannot record its
 metrics should not go on silently.
+
+`batches.jsonl` beside it keeps every batch's loss, one line per epoch, under the same rules:
+it is what lets a browsed or resumed run draw its whole batch-loss curve again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import VaeTuiError
-from .events import EpochEnd, Event, FinalEvaluation, RunStarted
+from .events import BatchEnd, EpochEnd, Event, FinalEvaluation, RunStarted
 
 FILE_NAME = "metrics.jsonl"
+BATCHES_FILE = "batches.jsonl"
 
 
 def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -60,51 +66,113 @@ def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 class MetricsWriter:
-    """Appends the epoch rows and the final evaluation to the run's `metrics.jsonl`."""
+    """Appends the epoch rows and the final evaluation to the run's `metrics.jsonl`, and each
+    epoch's batch losses to `batches.jsonl`."""
 
     path: Path | None = None
+    batches_path: Path | None = None
+
+    def __init__(self) -> None:
+        self._epoch = self._first_step = 0
+        self._losses: list[float] = []
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, BatchEnd):
+            if not self._losses:
+                self._first_step = event.step
+            self._epoch = event.epoch
+            self._losses.append(round(event.loss, 4))
+        elif isinstance(event, RunStarted):
             self.path = Path(event.run_dir) / FILE_NAME
-            self._start(event.start_epoch)
+            self.batches_path = Path(event.run_dir) / BATCHES_FILE
+            _rewrite_rows(self.path, lambda row: _epoch_upto(row, event.start_epoch))
+            _rewrite_rows(self.batches_path, lambda row: _batches_upto(row, event.start_step))
         elif isinstance(event, EpochEnd):
-            self._append({"kind": "epoch", **event.metrics()})
+            self._flush_batches()
+            _append(self.path, {"kind": "epoch", **event.metrics()})
         elif isinstance(event, FinalEvaluation):
-            self._append({"kind": "final", "epoch": event.epoch, **event.results})
+            _append(self.path, {"kind": "final", "epoch": event.epoch, **event.results})
 
-    def _start(self, start_epoch: int) -> None:
-        """Drop what a resumed run will redo (epochs after its checkpoint) and any torn tail."""
-        assert self.path is not None
-        self.path.with_name(f".{self.path.name}.tmp").unlink(missing_ok=True)  # a killed rewrite's
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return
-        except OSError as e:
-            raise MetricsError(f"cannot read {self.path}: {e.strerror or e}") from None
-        torn = bool(data) and not data.endswith(b"\n")
-        rows = read_metrics(self.path)
-        kept = [
-            r
-            for r in rows
-            if r.get("kind", "epoch") == "epoch"
-            and isinstance(r.get("epoch"), int)
-            and r["epoch"] <= start_epoch
-        ]
-        if torn or len(kept) != len(rows):
-            _rewrite(self.path, kept)
-
-    def _append(self, row: dict[str, Any]) -> None:
-        """One line in one write() call, fsynced: a kill tears at most this line."""
-        assert self.path is not None, "RunStarted comes first"
-        try:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            raise MetricsError(f"cannot write {self.path}: {e.strerror or e}; training stopped") from None
+    def _flush_batches(self) -> None:
+        if self._losses:
+            row = {"epoch": self._epoch, "first_step": self._first_step, "loss": self._losses}
+            _append(self.batches_path, row)
+            self._losses = []
 
     def close(self, state: str) -> None:
-        pass
+        """A run stopped mid-epoch keeps the batches it did: its checkpoint holds them, and a
+        resumed run's curve should have no hole."""
+        if self.batches_path is not None:
+            self._flush_batches()
+
+
+def _epoch_upto(row: dict[str, Any], epoch: int) -> dict[str, Any] | None:
+    ok = row.get("kind", "epoch") == "epoch" and isinstance(row.get("epoch"), int) and row["epoch"] <= epoch
+    return row if ok else None
+
+
+def _batches_upto(row: dict[str, Any], step: int) -> dict[str, Any] | None:
+    first, losses = row.get("first_step"), row.get("loss")
+    if not isinstance(first, int) or not isinstance(losses, list) or first > step:
+        return None
+    return row if first + len(losses) - 1 <= step else {**row, "loss": losses[: step - first + 1]}
+
+
+def _rewrite_rows(path: Path, keep: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
+    """Drop (or trim) what a resumed run will redo, steps after its checkpoint, and any torn tail."""
+    path.with_name(f".{path.name}.tmp").unlink(missing_ok=True)  # a killed rewrite's
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise MetricsError(f"cannot read {path}: {e.strerror or e}") from None
+    torn = bool(data) and not data.endswith(b"\n")
+    rows = read_metrics(path)
+    kept = [k for k in map(keep, rows) if k is not None]
+    if torn or kept != rows:
+        _rewrite(path, kept)
+
+
+def _append(path: Path | None, row: dict[str, Any]) -> None:
+    """One line in one write() call, fsynced: a kill tears at most this line."""
+    assert path is not None, "RunStarted comes first"
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise MetricsError(f"cannot write {path}: {e.strerror or e}; training stopped") from None
+
+
+@dataclass
+class History:
+    """What a run logged, for plotting it again: epoch rows and every batch's (step, loss)."""
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+
+def read_history(run_dir: str | os.PathLike[str], upto_step: int | None = None) -> History:
+    """What a run folder logged up to `upto_step` (its checkpoint's, which the files may have
+    passed before a kill): one row per epoch, the last written winning, and nothing that does
+    not parse."""
+    run_dir = Path(run_dir)
+    limit = upto_step if upto_step is not None else 2**62
+    epochs = {
+        r["epoch"]: r
+        for r in read_metrics(run_dir / FILE_NAME)
+        if _epoch_upto(r, 2**62)
+        and "test_loss" in r
+        and isinstance(r.get("step"), int)
+        and r["step"] <= limit
+    }
+    by_step: dict[int, float] = {}  # should a step ever repeat, the later row wins
+    for row in (_batches_upto(r, limit) for r in read_metrics(run_dir / BATCHES_FILE)):
+        if row is not None and all(isinstance(x, int | float) for x in row["loss"]):
+            first = row["first_step"]
+            by_step.update(zip(range(first, first + len(row["loss"])), row["loss"], strict=True))
+    steps = sorted(by_step)
+    return History([epochs[e] for e in sorted(epochs)], steps, [by_step[s] for s in steps])

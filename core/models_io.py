@@ -20,6 +20,8 @@ class LoadedModel:
     """The saved config, or the defaults with the architecture read off a bare state_dict."""
     epoch: int | None
     """Epochs trained, when the file says."""
+    step: int | None
+    """Optimizer steps taken, when the file says (how far the run's logs are to be read)."""
     source: str
     """`checkpoint` (ours) or `state_dict` (e.g. the reference notebook's)."""
 
@@ -40,5 +42,9 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
     model.load_state_dict(state)
     model.to(device).eval()
     return LoadedModel(
-        model, config, data.get("epoch") if ours else None, "checkpoint" if ours else "state_dict"
+        model,
+        config,
+        data.get("epoch") if ours else None,
+        data.get("step") if ours else None,
+        "checkpoint" if ours else "state_dict",
     )

@@ -189,20 +189,35 @@ async def test_any_size_renders_without_error(size: tuple[int, int], tmp_path: P
 
 async def test_resume_continues_with_the_dashboard(tmp_path: Path) -> None:
     from vae_tui.core.config import TrainConfig
+    from vae_tui.core.consumers import drive
+    from vae_tui.core.metrics import MetricsWriter
     from vae_tui.core.train import train
 
     run_dir = tmp_path / "run"
     config = TrainConfig(
         epochs=1, batch_size=128, hidden_dim=32, latent_dim=4, train_limit=512, test_limit=64
     )
-    list(train(config.with_(run_dir=str(run_dir), swanlab="disabled", iwae_k=0, device="cpu")))
+    config = config.with_(run_dir=str(run_dir), swanlab="disabled", iwae_k=0, device="cpu")
+    drive(train(config), [MetricsWriter()])  # as `--train-only --epochs 1` would
     app = make_app("--resume", str(run_dir), "--epochs", "2")
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.status.phase == "finished")
-        assert [row["epoch"] for row in app.history.epochs] == [2]  # only the new epoch was trained
+        # The plots carry the whole run: the first session's epoch and batches, then the new ones.
+        assert [row["epoch"] for row in app.history.epochs] == [1, 2]
+        assert app.history.steps.tolist() == list(range(1, 9))  # 2 epochs of 4 batches, no hole
         assert app.status.epochs == 2
         await pilot.press("q")
     assert ckpt.read_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 2
+
+    # Browsing the checkpoint shows the same history, batch curve included.
+    browse = make_app("--checkpoint", str(run_dir / "checkpoint.pt"), "--test-limit", "64")
+    async with browse.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: browse.state.explorer is not None)
+        assert browse.history.steps.tolist() == list(range(1, 9))
+        np.testing.assert_allclose(browse.history.losses, app.history.losses, atol=5e-5)  # 4 decimals
+        assert [row["epoch"] for row in browse.history.epochs] == [1, 2]
+        assert not browse.screen.has_class("no-history")
+        await pilot.press("q")
 
 
 async def test_command_palette_opens_and_closes() -> None:

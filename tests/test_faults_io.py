@@ -81,7 +81,7 @@ def test_disk_full_while_writing_metrics_stops_with_one_line(
 
     def fills_up(path, mode="r", *args, **kwargs):
         f = builtins.open(path, mode, *args, **kwargs)  # noqa: SIM115 - handed on, or closed by Torn
-        if mode != "a":
+        if mode != "a" or Path(path).name != "metrics.jsonl":
             return f
         appended.append(path)
         if len(appended) < 2:

@@ -10,7 +10,7 @@ import pytest
 
 from vae_tui.core.config import TrainConfig
 from vae_tui.core.consumers import drive
-from vae_tui.core.metrics import MetricsWriter, read_metrics
+from vae_tui.core.metrics import MetricsWriter, read_history, read_metrics
 from vae_tui.core.session import standard_consumers
 from vae_tui.core.tracking import SwanLabTracker
 from vae_tui.core.train import train
@@ -103,3 +103,43 @@ def test_cloud_without_key_falls_back_to_offline(
     assert tracker.active_mode == "offline"
     assert any("SWANLAB_API_KEY" in r.getMessage() for r in caplog.records)
     assert len(swanlab_files(Path(config.run_dir))) == 1
+
+
+def test_batch_losses_survive_a_stop_mid_epoch_a_kill_and_a_resume(tiny_config: TrainConfig) -> None:
+    """batches.jsonl lets a resumed or browsed run draw its whole curve: no hole where it
+    stopped, nothing twice, nothing past the checkpoint."""
+    from vae_tui.core.control import TrainControl
+    from vae_tui.core.events import BatchEnd
+    from vae_tui.core.resume import load_resume
+
+    reference = tiny_config.with_(epochs=3, iwae_k=0, run_dir=str(Path(tiny_config.run_dir).parent / "ref"))
+    drive(train(reference), [MetricsWriter()])
+    whole = read_history(reference.run_dir)
+    assert whole.steps == list(range(1, 25))  # 3 epochs of 8 batches
+    assert [r["epoch"] for r in whole.epochs] == [1, 2, 3]
+    assert len(set(whole.losses)) > 20 and whole.losses[-1] < whole.losses[0]
+
+    config = reference.with_(run_dir=tiny_config.run_dir)
+    control = TrainControl()
+
+    def stopping_at_step_11():
+        for event in train(config, control):
+            yield event
+            if isinstance(event, BatchEnd) and event.step == 11:
+                control.request_stop()
+
+    drive(stopping_at_step_11(), [MetricsWriter()])
+    assert read_history(config.run_dir).steps == list(range(1, 12))  # the stopped epoch's 3 too
+    batches = Path(config.run_dir) / "batches.jsonl"
+    with open(batches, "a") as f:  # a kill after logging batches the checkpoint does not hold
+        f.write(json.dumps({"epoch": 2, "first_step": 12, "loss": [9.9] * 3}) + '\n{"epoch": 2, "fi')
+    assert read_history(config.run_dir, upto_step=11).steps == list(range(1, 12))
+
+    resumed_config, data = load_resume(config.run_dir, {})
+    drive(train(resumed_config, resume=data), [MetricsWriter()])
+    resumed = read_history(config.run_dir)
+    assert resumed.steps == whole.steps
+    assert resumed.losses == whole.losses  # exact resume: the same losses, batch for batch
+    assert [r["epoch"] for r in resumed.epochs] == [1, 2, 3]
+    assert 9.9 not in resumed.losses and batches.read_bytes().endswith(b"\n")
+    assert all(9.9 not in row["loss"] for row in read_metrics(batches))  # dropped, not just hidden

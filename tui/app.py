@@ -32,7 +32,7 @@ from textual.worker import Worker, WorkerState
 from vae_tui.core.control import TrainControl
 
 from .bridge import UiBridge
-from .messages import Batches, Failed, ModelOpened, TrainEvent
+from .messages import Batches, Failed, HistoryLoaded, ModelOpened, TrainEvent
 from .widgets.losses import LossHistory, LossPanel
 from .widgets.status import RunStatus, StatusPanel
 from .widgets.views import (
@@ -230,6 +230,8 @@ class VaeApp(App[int]):
         try:
             config, resume = plan_run(self.args)
             from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads here, off the UI
+            from vae_tui.core.events import RunStarted  # noqa: PLC0415
+            from vae_tui.core.metrics import read_history  # noqa: PLC0415
             from vae_tui.core.session import standard_consumers  # noqa: PLC0415
             from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
             from vae_tui.core.train import train, training_threads  # noqa: PLC0415
@@ -247,6 +249,10 @@ class VaeApp(App[int]):
                 ):
                     started = True
                     yield event
+                    if isinstance(event, RunStarted) and event.start_step:
+                        # Read once the consumers have seen it: the metrics writer has then
+                        # dropped any rows past the checkpoint.
+                        self.post_message(HistoryLoaded(read_history(event.run_dir, event.start_step)))
 
             drive(stream(), [*consumers, bridge])
         except VaeTuiError as e:
@@ -258,7 +264,7 @@ class VaeApp(App[int]):
 
         try:
             from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415
-            from vae_tui.core.metrics import read_metrics  # noqa: PLC0415
+            from vae_tui.core.metrics import read_history  # noqa: PLC0415
             from vae_tui.core.models_io import load_model  # noqa: PLC0415
 
             loaded = load_model(self.args.checkpoint)
@@ -271,9 +277,9 @@ class VaeApp(App[int]):
                 "dataset": dataset,
                 "seed": loaded.config.seed,
             }
-            # A checkpoint inside a run folder brings its history: plot the epochs it logged.
-            rows = read_metrics(Path(self.args.checkpoint).parent / "metrics.jsonl")
-            info["epochs"] = [r for r in rows if r.get("kind", "epoch") == "epoch" and "test_loss" in r]
+            # A checkpoint inside a run folder brings its history: plot what it logged.
+            if loaded.source == "checkpoint":
+                info["history"] = read_history(Path(self.args.checkpoint).parent, loaded.step)
             self.post_message(ModelOpened(loaded.model.state_dict(), test.images, test.labels, info))
         except VaeTuiError as e:
             self.post_message(Failed(str(e), e.exit_code, fatal=True))
@@ -368,6 +374,18 @@ class VaeApp(App[int]):
                 self.notify("Training finished; browse with the arrow keys, q to quit.", title="Done")
         self.refresh_status()
 
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        self.load_history(message.history)
+        self.refresh_status()
+
+    def load_history(self, history: Any) -> None:
+        """Plot what a run logged before this session (a resumed run, a browsed checkpoint)."""
+        self.history.add_batches(history.steps, history.losses)
+        for row in history.epochs:
+            self.history.add_epoch(row)
+        if history.epochs:
+            self.status.last_epoch = history.epochs[-1]
+
     def on_model_opened(self, message: ModelOpened) -> None:
         self.test_images, self.test_labels = message.images, message.labels
         info = message.info
@@ -377,10 +395,8 @@ class VaeApp(App[int]):
         self.status.message = f"{epochs} · {info['dataset']} test set"
         self.status.device, self.status.swanlab, self.status.phase = "cpu", "not tracking", "browsing"
         self.sub_title = str(self.args.checkpoint)
-        for row in info["epochs"]:
-            self.history.add_epoch(row)
-        if info["epochs"]:
-            self.status.last_epoch = info["epochs"][-1]
+        if "history" in info:
+            self.load_history(info["history"])
         self.set_model(message.state, info["epoch"])
         self.apply_size(self.size.width, self.size.height)
         self.refresh_status()

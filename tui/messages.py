@@ -34,6 +34,14 @@ class ModelOpened(Message):
         self.info = info
 
 
+class HistoryLoaded(Message):
+    """`--resume`: what the run logged before this session, so the plots show all of it."""
+
+    def __init__(self, history: Any) -> None:
+        super().__init__()
+        self.history = history
+
+
 class Failed(Message):
     """An error the user must see; `fatal` when nothing can be shown (the app then exits)."""
 
