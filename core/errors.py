@@ -23,3 +23,10 @@ class ConfigError(VaeTuiError):
     """Settings that cannot work together (e.g. CUDA requested on a machine without it)."""
 
     exit_code = 2
+
+
+class OutputClosed(VaeTuiError):
+    """stdout went away (`vae-tui --train-only | head`): not a disk problem, and the shell's
+    convention for a writer whose reader left is 128 + SIGPIPE."""
+
+    exit_code = 141

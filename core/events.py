@@ -28,6 +28,8 @@ class RunStarted:
     test_images: torch.Tensor = field(repr=False)
     """The held-out images on the CPU, (N, 1, 28, 28) in [0, 1], for viewers to browse."""
     test_labels: torch.Tensor = field(repr=False)
+    start_batch: int = 0
+    """Batches of epoch start_epoch + 1 already done (a run stopped mid-epoch resumes there)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,6 +244,7 @@ def train(
         batches_per_epoch=batches,
         start_epoch=epoch,
         start_step=step,
+        start_batch=batch,
         test_images=test_split.images,
         test_labels=test_split.labels,
     )

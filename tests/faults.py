@@ -142,6 +142,13 @@ def same_weights(a: Path, b: Path) -> bool:
     return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
 
 
+def resume_phrase(saved: Mapping[str, Any]) -> str:
+    """What the headless header says when resuming from checkpoint data `saved`."""
+    if saved["batch"]:
+        return f"resuming epoch {saved['epoch'] + 1} at batch {saved['batch'] + 1}"
+    return f"resuming after epoch {saved['epoch']}"
+
+
 def epoch_rows(run_dir: Path) -> list[dict[str, Any]]:
     from vae_tui.core.metrics import read_metrics
 

@@ -13,6 +13,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import TabbedContent
+from textual.widgets._footer import FooterKey
 
 from vae_tui.core import checkpoint as ckpt
 from vae_tui.tui.app import VaeApp
@@ -122,15 +123,32 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
 async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> None:
     run_dir = tmp_path / ("a-long-folder-name-" * 4) / "run"
     app = make_app(
-        "--epochs", "2", "--train-limit", "512", "--test-limit", "64", "--run-dir", str(run_dir), *TINY
+        "--epochs",
+        "2",
+        "--train-limit",
+        "512",
+        "--test-limit",
+        "64",
+        "--run-dir",
+        str(run_dir),
+        *TINY,
+        "--iwae-k",
+        "8",
     )
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.status.phase == "finished")
         assert app.is_running
         assert [row["epoch"] for row in app.history.epochs] == [1, 2]
         status = text_of(app.query_one(StatusPanel))
         assert "FINISHED" in status
         assert "SwanLab disabled" in status and "…" in status and "/run" in status
+        # The run's headline numbers fit at 80 columns (on a line of their own), and the clock
+        # has stopped with the training.
+        final = next(line for line in status.splitlines() if "final" in line)
+        assert "−ELBO" in final and "IWAE(K=8)" in final and "active units" in final and "…" not in final
+        elapsed = app.status.elapsed()
+        await pilot.pause(0.3)
+        assert app.status.elapsed() == elapsed
         assert app.state.epoch == 2
         await pilot.press("right")
         assert app.state.image == 1
@@ -153,6 +171,8 @@ async def test_reference_state_dict_opens_for_browsing_without_training(tmp_path
         status = text_of(app.query_one(StatusPanel))
         assert "reference state_dict" in status
         assert "…" in status and "state_dict.pt" in status
+        footer = {key.description for key in app.query(FooterKey)}
+        assert {"Image", "Dim", "New z", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
         await pilot.press("down", "down")
         assert app.state.dim == 2
         await pilot.press("space")  # nothing to pause: a notice, no crash

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,7 @@ def test_core_never_imports_the_ui() -> None:
         (["--swanlab", "online"], "argument --swanlab: invalid choice"),
         (["--eval"], "--eval needs --checkpoint PATH"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--checkpoint", "model.pt"], "--train-only trains a new run"),  # it used to train from scratch
     ],
 )
 def test_bad_flags_get_one_line_and_exit_2(args: list[str], expected: str) -> None:
@@ -100,3 +102,90 @@ def test_the_app_imports_without_torch() -> None:
     code = "import sys, vae_tui.tui.app, vae_tui.tui.cli\nprint('torch' in sys.modules, 'swanlab' in sys.modules)\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_browsing_without_a_terminal_is_refused_not_turned_into_training(tmp_path: Path) -> None:
+    """Without a terminal, plain `vae-tui` trains headless; with --checkpoint that would start a
+    50-epoch run nobody asked for (and never look at the file), so it is refused instead."""
+    model = Path(__file__).parent / "data" / "tiny-vae-state_dict.pt"
+    result = run_cli("--checkpoint", str(model), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "vae-tui: error: browsing a model needs a terminal on stdin and stderr; "
+        "for its numbers without one, use --eval --checkpoint PATH"
+    ]
+    assert not list(tmp_path.iterdir())  # no run was started
+
+
+@pytest.mark.parametrize("command", ["eval", "train"])
+def test_a_closed_output_is_exit_141_without_a_traceback(tmp_path: Path, command: str) -> None:
+    """`vae-tui ... | head`: the reader leaving is not a disk failure and not a crash."""
+    model = Path(__file__).parent / "data" / "tiny-vae-state_dict.pt"
+    args = {
+        "eval": ["--eval", "--checkpoint", str(model), "--test-limit", "50", "--iwae-k", "2"],
+        "train": ["--train-only", "--epochs", "2", "--train-limit", "256", "--test-limit", "50",
+                  "--hidden-dim", "16", "--latent-dim", "2", "--iwae-k", "0", "--swanlab", "disabled",
+                  "--run-dir", str(tmp_path / "run")],
+    }[command]  # fmt: skip
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone: the first write fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "vae_tui.tui", *args],
+            check=False, stdout=write_end, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    if command == "train":
+        assert result.stderr.splitlines() == [result.stderr.strip()]
+        assert "the output was closed (broken pipe), so training stopped" in result.stderr
+    else:
+        assert result.stderr == ""
+
+
+def test_an_ascii_only_output_gets_replacement_characters_not_a_crash(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "vae_tui.tui", "--train-only", "--epochs", "1", "--train-limit", "256",
+         "--test-limit", "50", "--hidden-dim", "16", "--latent-dim", "2", "--iwae-k", "2",
+         "--swanlab", "disabled", "--run-dir", str(tmp_path / "run")],
+        check=False, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, cwd=tmp_path,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode("ascii", "replace")
+    out = result.stdout.decode("ascii")  # every byte is ASCII
+    assert "--- Epoch [1/1] Summary ---" in out and "?" in out  # "±" and friends became "?"
+
+
+def test_eval_reports_each_number_with_its_protocol_as_text_and_json(tmp_path: Path) -> None:
+    """`--eval` is how a checkpoint's numbers get compared: the text report and `--json` carry the
+    same (seeded) numbers, the parts add up, and `--binarize` changes the protocol, not the model."""
+    model = str(Path(__file__).parent / "data" / "tiny-vae-state_dict.pt")
+    base = ("--eval", "--checkpoint", model, "--test-limit", "100", "--iwae-k", "4")
+    text, grey, binary = (
+        run_cli(*base, *extra, cwd=tmp_path) for extra in ((), ("--json",), ("--json", "--binarize"))
+    )
+    for result in (text, grey, binary):
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+    r, b = json.loads(grey.stdout), json.loads(binary.stdout)
+    assert (r["source"], r["epochs"], r["images"], r["iwae_k"], r["dataset"]) == (
+        "state_dict",
+        None,
+        100,
+        4,
+        "mnist",
+    )
+    assert r["bce"] + r["kld"] == pytest.approx(r["neg_elbo"], rel=1e-6)
+    assert r["iwae_nll"] < r["neg_elbo"] and r["neg_elbo_stderr"] > 0
+    assert r["active_units"] == sum(a > 0.01 for a in r["activity_per_dim"]) and len(r["kl_per_dim"]) == 8
+    assert "grey-level" in r["protocol"] and "binarized" in b["protocol"] and b["neg_elbo"] != r["neg_elbo"]
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"Checkpoint: {model} (state_dict, epochs not recorded)"
+    assert (
+        f"Negative ELBO (beta = 1, one z per image): {r['neg_elbo']:.4f} ± {r['neg_elbo_stderr']:.4f}"
+        in lines[2]
+    )
+    assert f"IWAE bound on -log p(x), K=4: {r['iwae_nll']:.4f}" in text.stdout
+    assert f"Active units (Cov_x E_q[z_i] > 0.01): {r['active_units']} of 8" in text.stdout

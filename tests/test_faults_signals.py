@@ -25,6 +25,7 @@ from .faults import (
     handles_sigterm,
     no_leftover_processes,  # noqa: F401 - autouse fixture
     read_until,
+    resume_phrase,
     spawn,
 )
 from .swanlab_log import read_swanlab_log
@@ -81,7 +82,7 @@ def test_sigint_and_sigterm_mid_training_stop_save_and_finish_swanlab(tmp_path: 
     result = forked_cli("--train-only", "--resume", str(run_dir), "--epochs", str(target), tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert f"resuming after epoch {data['epoch']}" in result.stdout
+    assert resume_phrase(data) in result.stdout
     assert [r["epoch"] for r in epoch_rows(run_dir)] == list(range(1, target + 1))
     assert ckpt.read_checkpoint(run_dir / "checkpoint.pt")["epoch"] == target
     logs = swanlab_logs(run_dir)

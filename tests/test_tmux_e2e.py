@@ -57,8 +57,9 @@ class Tmux:
     def resize(self, width: int, height: int) -> None:
         self.run("resize-window", "-t", self.name, "-x", str(width), "-y", str(height))
 
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.name)
+    def screen(self, joined: bool = False) -> str:
+        """The pane's text; `joined` undoes the terminal's wrapping of long lines."""
+        return self.run("capture-pane", "-p", *(["-J"] if joined else []), "-t", self.name)
 
     def keys(self, *keys: str) -> None:
         for key in keys:
@@ -145,6 +146,7 @@ def test_app_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     after = tmux.screen()
     assert "TRAINING" not in after and "Quit" not in after  # back on the normal screen
     assert "checkpoint.pt)" in after  # the closing line points at the saved run
+    assert f"continue with vae-tui --resume {run_dir}" in tmux.screen(joined=True)  # and how to go on
 
 
 def test_closing_the_terminal_saves_and_exits(tmux: Tmux, tmp_path: Path) -> None:
@@ -162,3 +164,16 @@ def test_closing_the_terminal_saves_and_exits(tmux: Tmux, tmp_path: Path) -> Non
     assert data["step"] > 0
     log = read_swanlab_log(next((run_dir / "swanlab").glob("run-*/run-*.swanlab")))
     assert log["finished"] == "RUN_STATE_ABORTED"
+
+
+def test_piped_stdout_still_fills_the_terminal(tmux: Tmux, tmp_path: Path) -> None:
+    """`vae-tui | tee log`: Textual draws on stderr, so the screen takes stderr's size, not
+    80×24 in a corner (it used to, sized from stdout)."""
+    model = Path(__file__).parent / "data" / "tiny-vae-state_dict.pt"
+    tmux.start(f"{VAE_TUI} --checkpoint {model} --test-limit 100 | cat", tmp_path)
+    rows = tmux.wait(lambda s: "Selected #1" in s).splitlines()
+    assert len(rows) == 30 and "Quit" in rows[29], "\n".join(rows)  # the footer on the pane's last row
+    tmux.resize(120, 36)
+    rows = tmux.wait(lambda s: len(s.splitlines()) == 36 and "Quit" in s.splitlines()[35]).splitlines()
+    tmux.keys("q")
+    tmux.wait(lambda s: "Quit" not in s)

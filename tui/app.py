@@ -25,6 +25,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
@@ -32,6 +33,7 @@ from textual.worker import Worker, WorkerState
 from vae_tui.core.control import TrainControl
 
 from .bridge import UiBridge
+from .driver import terminal_driver
 from .messages import Batches, Failed, HistoryLoaded, ModelOpened, TrainEvent
 from .widgets.losses import LossHistory, LossPanel
 from .widgets.status import RunStatus, StatusPanel
@@ -95,8 +97,8 @@ class VaeApp(App[int]):
         Binding("ctrl+c", "quit_clean(130)", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        super().__init__()
+    def __init__(self, args: argparse.Namespace, driver_class: type[Driver] | None = None) -> None:
+        super().__init__(driver_class=driver_class)
         self.args = args
         self.browse_only = bool(args.checkpoint)
         self.control = TrainControl()
@@ -113,6 +115,8 @@ class VaeApp(App[int]):
         """The step training is paused at, once the loop has confirmed it."""
         self._gc_frozen = False
         self.last_checkpoint: str | None = None
+        self.last_saved: Any = None
+        """The last CheckpointSaved event: where a resume would start."""
         self.tracker: Any = None
         self._rate: list[tuple[float, int]] = []
 
@@ -295,6 +299,7 @@ class VaeApp(App[int]):
             self.training_active = False
             if self.status.phase not in ("finished", "stopped"):
                 self.status.phase = "stopped"
+            self.stop_clock()
             self.refresh_status()
             if self.quitting is not None and self.lost_terminal:
                 os._exit(self.quitting)  # saved and SwanLab finished; nothing left to draw on
@@ -358,7 +363,7 @@ class VaeApp(App[int]):
             if self.tracker is not None and self.tracker.active_mode:
                 s.swanlab = self.tracker.active_mode
         elif isinstance(e, ev.CheckpointSaved):
-            self.last_checkpoint = e.path
+            self.last_checkpoint, self.last_saved = e.path, e
             if e.reason == "request":
                 where = f"epoch {e.epoch + 1}, batch {e.batch}" if e.batch else f"after epoch {e.epoch}"
                 self.notify(f"Checkpoint saved ({where}): {e.path}", title="Saved")
@@ -369,10 +374,19 @@ class VaeApp(App[int]):
             self.paused_at_step = e.step
         elif isinstance(e, ev.RunFinished):
             s.phase = "finished" if e.status == "completed" else "stopped"
-            s.paused = False
+            self.stop_clock()
             if e.status == "completed":
                 self.notify("Training finished; browse with the arrow keys, q to quit.", title="Done")
         self.refresh_status()
+
+    def stop_clock(self) -> None:
+        """Elapsed time is training time: it stops when training does, paused or not."""
+        s, now = self.status, time.monotonic()
+        if s.paused_at is not None:
+            s.paused_total += now - s.paused_at
+        s.paused, s.paused_at = False, None
+        if s.ended_at is None:
+            s.ended_at = now
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.load_history(message.history)
@@ -479,6 +493,10 @@ class VaeApp(App[int]):
             self.action_show_tab("samples")
         self.query_one(SamplesView).update_view(force=True)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Browsing a saved model trains nothing: its Footer offers no pause, save or redraw."""
+        return not (self.browse_only and action in ("pause", "save", "refresh_model"))
+
     def action_pause(self) -> None:
         if not self.training_active:
             self.notify("Not training.", timeout=3)
@@ -535,7 +553,7 @@ class VaeApp(App[int]):
 
 
 def run_app(args: argparse.Namespace) -> int:
-    app = VaeApp(args)
+    app = VaeApp(args, driver_class=terminal_driver())
     logger = logging.getLogger("vae_tui")
     handler = Notice(app)
     logger.addHandler(handler)
@@ -546,5 +564,14 @@ def run_app(args: argparse.Namespace) -> int:
         logger.removeHandler(handler)
         app.control.request_stop()  # if anything still runs, it stops within a batch and saves
     if app.status.run_dir and not app.browse_only and app.last_checkpoint:
-        print(f"vae-tui: run in {app.status.run_dir} (checkpoint {app.last_checkpoint})", file=sys.stderr)
+        line = f"vae-tui: run in {app.status.run_dir} (checkpoint {app.last_checkpoint})"
+        saved = app.last_saved
+        if app.status.phase != "finished" and saved is not None and saved.epoch < app.status.epochs:
+            at = (
+                f"epoch {saved.epoch + 1}, batch {saved.batch}"
+                if saved.batch
+                else f"the end of epoch {saved.epoch}"
+            )
+            line += f"; saved at {at}: continue with vae-tui --resume {app.status.run_dir}"
+        print(line, file=sys.stderr)
     return app.return_code if app.return_code is not None else (code or 0)

@@ -7,7 +7,9 @@ cannot draw, so the mode is decided here, before any App exists, and such runs g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Train a variational autoencoder on MNIST live in the terminal, and explore it.",
         epilog="Runs are written to runs/<timestamp> (config.json, checkpoint.pt, metrics.jsonl, "
-        "images/, swanlab/). Upload an offline SwanLab run later with: swanlab sync RUN_DIR/swanlab/run-*",
+        "batches.jsonl, images/, swanlab/). Upload an offline SwanLab run later with: swanlab sync RUN_DIR/swanlab/run-*",
     )
     S = argparse.SUPPRESS  # unset flags stay absent, so --resume can tell what the user changed
     mode = p.add_argument_group("mode")
@@ -173,12 +175,21 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so Python's final flush does not raise about the closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def fail(message: str, code: int) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # an ASCII-only locale gets "?" for "±", not a crash
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.eval and not args.checkpoint:
@@ -187,14 +198,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--resume and --checkpoint cannot be combined")
     if (args.binarize or args.json) and not args.eval:
         parser.error("--binarize and --json only apply to --eval")
+    if args.checkpoint and args.train_only and not args.eval:
+        parser.error(
+            "--checkpoint opens a model to browse (in the app) or to evaluate (--eval); "
+            "--train-only trains a new run (continue one with --resume RUN_DIR)"
+        )
 
-    from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415 - keep --help free of imports
+    from vae_tui.core.errors import OutputClosed, VaeTuiError  # noqa: PLC0415 - keep --help light
 
     try:
         if args.eval:
             from .evaluation import run_eval  # noqa: PLC0415
 
             return run_eval(args)
+        if args.checkpoint and not has_terminal():
+            return fail(
+                "browsing a model needs a terminal on stdin and stderr; "
+                "for its numbers without one, use --eval --checkpoint PATH",
+                2,
+            )
         if args.train_only or not has_terminal():
             if not args.train_only:
                 print(f"{PROG}: no terminal on stdin/stderr, running headless (as --train-only)", flush=True)
@@ -205,7 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(args)
     except VaeTuiError as e:
+        if isinstance(e, OutputClosed):
+            _drop_stdout()
         return fail(str(e), e.exit_code)
+    except BrokenPipeError:  # `vae-tui --eval ... | head`: the reader has what it wanted
+        _drop_stdout()
+        return OutputClosed.exit_code
     except MemoryError:
         return fail("out of memory; try a smaller --batch-size or --train-limit", 1)
     except KeyboardInterrupt:  # Ctrl-C before the front end's own handlers are in, or during --eval

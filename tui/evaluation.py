@@ -11,8 +11,9 @@ from .launch import log_warnings_to_stderr
 
 
 def format_report(r: dict[str, Any], path: str) -> str:
+    trained = f"{r['epochs']} epochs" if r["epochs"] is not None else "epochs not recorded"
     lines = [
-        f"Checkpoint: {path} ({r['source']}, {r['epochs'] if r['epochs'] is not None else '?'} epochs)",
+        f"Checkpoint: {path} ({r['source']}, {trained})",
         f"Test set: {r['dataset']}, {r['images']} images; protocol: {r['protocol']}",
         f"Negative ELBO (beta = 1, one z per image): {r['neg_elbo']:.4f} ± {r['neg_elbo_stderr']:.4f} nats/image",
         f"  BCE (reconstruction): {r['bce']:.4f}   KLD: {r['kld']:.4f}",

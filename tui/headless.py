@@ -123,7 +123,11 @@ class HeadlessPrinter:
                 self.say(f"Checkpoint saved ({event.reason}) at {where}: {event.path}")
         elif isinstance(event, RunStarted):
             c = event.config
-            resumed = f", resuming after epoch {event.start_epoch}" if event.start_step else ""
+            resumed = ""
+            if event.start_batch:  # stopped mid-epoch: it goes on inside that epoch
+                resumed = f", resuming epoch {event.start_epoch + 1} at batch {event.start_batch + 1}"
+            elif event.start_step:
+                resumed = f", resuming after epoch {event.start_epoch}"
             self.say(
                 f"Training on {c['dataset']} ({event.train_size} train / {event.test_size} test images) "
                 f"on {event.device}, {c['epochs']} epochs{resumed}; run dir {event.run_dir}; "
@@ -250,7 +254,7 @@ def _train(
         return signals.exit_code
     log_warnings_to_stderr()
     from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads from here on
-    from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
+    from vae_tui.core.errors import OutputClosed, VaeTuiError  # noqa: PLC0415
     from vae_tui.core.metrics import MetricsError  # noqa: PLC0415
     from vae_tui.core.session import standard_consumers  # noqa: PLC0415
     from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
@@ -280,6 +284,9 @@ def _train(
         raise TrainingDiverged(message) from None
     except MetricsError as e:
         raise MetricsError(f"{e}; {_checkpoint_note(config.run_dir)}") from None
+    except BrokenPipeError:
+        note = _checkpoint_note(config.run_dir)
+        raise OutputClosed(f"the output was closed (broken pipe), so training stopped; {note}") from None
     except OSError as e:  # a full disk or a vanished folder while writing the image grids
         where = f" ({e.filename})" if e.filename else ""
         raise VaeTuiError(

@@ -62,6 +62,8 @@ class RunStatus:
     paused: bool = False
     paused_at: float | None = None
     paused_total: float = 0.0
+    ended_at: float | None = None
+    """When training finished or stopped: the clock stops there."""
     last_epoch: dict[str, float] | None = None
     final: dict[str, Any] | None = None
     message: str = ""
@@ -69,7 +71,7 @@ class RunStatus:
     def elapsed(self) -> float:
         if self.train_started is None:
             return 0.0
-        now = self.paused_at if self.paused_at is not None else time.monotonic()
+        now = self.ended_at or self.paused_at or time.monotonic()
         return now - self.train_started - self.paused_total
 
     def eta(self) -> float | None:
@@ -97,7 +99,7 @@ class StatusPanel(TextLines):
             fraction = s.batch / s.batches if s.batches else 0.0
             head = Text.assemble(
                 (f"{phase.upper()} ", style),
-                f"epoch {s.epoch}/{s.epochs} ",
+                f"epoch {s.epoch}/{s.epochs} " if s.epochs else "epoch – ",  # – until the run is planned
             )
             rest = Text(
                 f" {fraction:4.0%}  step {s.step}  β {s.beta:.2f}  "
@@ -119,14 +121,18 @@ class StatusPanel(TextLines):
                 ("  held-out ", "dim"),
                 f"{e['test_loss']:.2f}",
             )
+            rows.append(summary)
             if s.final:
                 f = s.final
-                summary.append("  final ", style="dim")
-                summary.append(f"−ELBO {f['neg_elbo']:.2f}")
+                final = Text.assemble(("  final ", "dim"), f"−ELBO {f['neg_elbo']:.2f}")
                 if "iwae_nll" in f:
-                    summary.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
-                summary.append(f"  active units {f['active_units']}/{len(f['kl_per_dim'])}")
-            rows.append(summary)
+                    final.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
+                final.append(f"  active units {f['active_units']}/{len(f['kl_per_dim'])}")
+                if summary.cell_len + final.cell_len <= width:
+                    summary.append_text(final)
+                else:  # the run's headline numbers get a line of their own rather than an ellipsis
+                    final = Text.assemble(("final", "dim"), final[len("  final") :])
+                    rows.append(final)
         if s.message and s.mode != "browse":
             rows.append(Text(s.message, style="yellow"))
         self.set(Text("\n").join(rows))
