@@ -15,6 +15,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Static
 from textual_hires_canvas import Canvas
 from textual_plot import HiResMode, PlotWidget
+from textual_plot.axis_formatter import NumericAxisFormatter
 from textual_plot.plot_widget import Legend
 
 SMOOTHING_FRACTION = 0.02  # the smoothed curve averages the last 2% of the batches so far
@@ -85,8 +86,34 @@ class FastCanvas(Canvas):
         super().notify_style_update()
 
 
+class EdgeTicks(NumericAxisFormatter):
+    """Nice x ticks, minus any whose centred label would run past the plot's right edge.
+
+    textual-plot right-aligns only a tick exactly at the axis end: with 1007 steps the tick at
+    1000 sat in the last column and its label was cut to "100", a wrong number on the axis.
+    """
+
+    def __init__(self, plot: PlotWidget) -> None:
+        self.plot = plot
+
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        ticks = super().get_ticks(min_, max_, max_ticks)
+        labels = super().get_labels_for_ticks(ticks)
+        width = self.plot.size.width
+        kept = []
+        for tick, label in zip(ticks, labels, strict=True):
+            x, _ = self.plot.get_pixel_from_coordinate(tick, 0.0)
+            start = x + self.plot.margin_left - len(label) // 2 + (len(label) % 2 == 0)  # as drawn
+            if tick >= max_ or start + len(label) <= width:  # the end tick is right-aligned
+                kept.append(tick)
+        return kept if kept or not ticks else ticks[:1]
+
+
 class LossPlot(PlotWidget, can_focus=False):
     """A plot that never takes focus, so the app's arrow keys always browse images."""
+
+    def on_mount(self) -> None:
+        self.set_x_formatter(EdgeTicks(self))
 
     def compose(self) -> ComposeResult:
         # PlotWidget's own layout, with the faster canvas.
@@ -122,6 +149,22 @@ def legend(items: list[tuple[str, str]], title: str) -> Text:
         text.append("━ ", style=style)
         text.append(f"{label}  ")
     return text
+
+
+def epoch_ylimits(table: dict[str, np.ndarray]) -> tuple[float | None, float | None]:
+    """Y limits that leave out the first epoch's peak once there are 3 epochs or more.
+
+    The first epoch's held-out loss is several times the rest (β is 0 while training, 1 when
+    held out): scaled to it, the later curves, 10–20 nats apart, fall into the same braille
+    cells and hide one another. The first epoch then enters from the top, like the batch plot.
+    """
+    values = np.concatenate(list(table.values()))
+    if len(next(iter(table.values()))) < 3 or not np.isfinite(values).all():
+        return None, None  # autoscale
+    later = np.concatenate([v[1:] for v in table.values()])
+    lo, hi = float(values.min()), float(later.max())
+    pad = 0.05 * (hi - lo) or 1.0
+    return lo - pad, hi + pad
 
 
 class LossPanel(Vertical):
@@ -184,8 +227,12 @@ class LossPanel(Vertical):
         epoch_plot.clear()
         if h.epochs:
             epochs = np.array([r["epoch"] for r in h.epochs], dtype=float)
-            for key, _, style in SERIES:
-                values = np.array([r[key] for r in h.epochs], dtype=float)
+            table = {key: np.array([r[key] for r in h.epochs], dtype=float) for key, _, _ in SERIES}
+            epoch_plot.set_ylimits(*epoch_ylimits(table))
+            # The average loss is drawn last: where curves share a cell the last one's colour
+            # shows, and the headline curve must not vanish under BCE.
+            for key, _, style in sorted(SERIES, key=lambda series: series[0] == "loss"):
+                values = table[key]
                 if len(values) == 1:
                     epoch_plot.scatter(epochs, values, marker="●", marker_style=style)
                 else:
