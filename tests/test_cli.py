@@ -60,6 +60,11 @@ def test_core_never_imports_the_ui() -> None:
         (["--eval"], "--eval needs --checkpoint PATH"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["--checkpoint", "model.pt"], "--train-only trains a new run"),  # it used to train from scratch
+        # A trained model is used as it is: flags it would silently ignore are refused.
+        (
+            ["--eval", "--checkpoint", "m.pt", "--epochs", "3", "--lr", "0.1"],
+            "--epochs --lr do not apply with --eval",
+        ),
     ],
 )
 def test_bad_flags_get_one_line_and_exit_2(args: list[str], expected: str) -> None:
@@ -102,6 +107,15 @@ def test_the_app_imports_without_torch() -> None:
     code = "import sys, vae_tui.tui.app, vae_tui.tui.cli\nprint('torch' in sys.modules, 'swanlab' in sys.modules)\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_browsing_refuses_flags_it_would_ignore(tmp_path: Path) -> None:
+    result = run_cli("--checkpoint", "m.pt", "--latent-dim", "2", "--test-limit", "50", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(
+        "vae-tui: error: --latent-dim does not apply when browsing: a trained model is used as it is "
+        "(only --data-dir, --dataset, --test-limit apply); to train, leave out --checkpoint"
+    )
 
 
 def test_browsing_without_a_terminal_is_refused_not_turned_into_training(tmp_path: Path) -> None:

@@ -166,6 +166,18 @@ TRAIN_FIELDS = {
 }  # fmt: skip
 
 
+EVAL_FIELDS = {"device", "dataset", "data_dir", "test_limit", "iwae_k"}
+BROWSE_FIELDS = {"dataset", "data_dir", "test_limit"}
+"""What --eval and browsing a --checkpoint read; any other training flag would be ignored."""
+
+
+def unused_flags(args: argparse.Namespace) -> list[str]:
+    """Training flags given with --checkpoint that it would silently ignore (a trained model is
+    scored or browsed as it is: `--latent-dim 2` cannot change it)."""
+    allowed = EVAL_FIELDS if args.eval else BROWSE_FIELDS
+    return ["--" + f.replace("_", "-") for f in sorted(TRAIN_FIELDS - allowed) if hasattr(args, f)]
+
+
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The training fields the user set on the command line (and only those)."""
     return {k: v for k, v in vars(args).items() if k in TRAIN_FIELDS}
@@ -202,6 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             "--checkpoint opens a model to browse (in the app) or to evaluate (--eval); "
             "--train-only trains a new run (continue one with --resume RUN_DIR)"
+        )
+
+    if args.checkpoint and (args.eval or not args.train_only) and (unused := unused_flags(args)):
+        reads = ", ".join(
+            "--" + f.replace("_", "-") for f in sorted(EVAL_FIELDS if args.eval else BROWSE_FIELDS)
+        )
+        parser.error(
+            f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply "
+            f"{'with --eval' if args.eval else 'when browsing'}: a trained model is used as it is "
+            f"(only {reads} apply); to train, leave out --checkpoint"
         )
 
     from vae_tui.core.errors import OutputClosed, VaeTuiError  # noqa: PLC0415 - keep --help light
