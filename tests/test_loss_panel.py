@@ -95,3 +95,27 @@ async def test_every_epoch_curve_stays_visible(size: tuple[int, int]) -> None:
                     x += 1
         # The right half (epochs 3.5 to 6) shows four colours (the theme resolves their names).
         assert len(cells) == len(SERIES) and min(cells.values()) >= 3, cells
+
+
+def y_labels(plot: LossPlot) -> list[int]:
+    margin = plot.query_one("#margin-left")
+    rows = [s.text for s in margin.render_lines(Region(0, 0, margin.size.width, margin.size.height))]
+    return [int(n) for row in rows for n in re.findall(r"\d+", row)]
+
+
+@pytest.mark.parametrize("height", [16, 20, 24, 48])
+async def test_y_labels_are_evenly_spaced_at_any_height(height: int) -> None:
+    """On a short plot two ticks used to share a row, one label overwrote the other and the axis
+    read 140 120 100 60 40: the labels must be a whole arithmetic sequence."""
+    h = history_of(3010, 0)
+    h.epochs.extend(REAL_EPOCHS)
+    h.epoch_version += 1
+    app = PanelApp(h)
+    async with app.run_test(size=(60, height)) as pilot:
+        app.query_one(LossPanel).redraw(force=True)
+        await pilot.pause(0.2)
+        for plot in app.query(LossPlot):
+            labels = y_labels(plot)
+            assert len(labels) >= 2, labels
+            spacing = labels[0] - labels[1]
+            assert spacing > 0 and labels == list(range(labels[0], labels[-1] - 1, -spacing)), labels

@@ -109,11 +109,32 @@ class EdgeTicks(NumericAxisFormatter):
         return kept if kept or not ticks else ticks[:1]
 
 
+class RowTicks(NumericAxisFormatter):
+    """Nice y ticks, coarser until each has a row of its own.
+
+    textual-plot asks for up to 8 ticks whatever the height: on a 6-row plot two ticks shared a
+    row and one label overwrote the other, so the axis read 140 120 100 60 40.
+    """
+
+    def __init__(self, plot: PlotWidget) -> None:
+        self.plot = plot
+
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        ticks: list[float] = []
+        for limit in range(max_ticks, 0, -1):
+            ticks = [t for t in super().get_ticks(min_, max_, limit) if min_ <= t <= max_]
+            rows = {self.plot.get_pixel_from_coordinate(0.0, t)[1] + (t == min_) for t in ticks}
+            if len(rows) == len(ticks):
+                break
+        return ticks
+
+
 class LossPlot(PlotWidget, can_focus=False):
     """A plot that never takes focus, so the app's arrow keys always browse images."""
 
     def on_mount(self) -> None:
         self.set_x_formatter(EdgeTicks(self))
+        self.set_y_formatter(RowTicks(self))
 
     def compose(self) -> ComposeResult:
         # PlotWidget's own layout, with the faster canvas.
