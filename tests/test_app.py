@@ -142,10 +142,15 @@ async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> 
         status = text_of(app.query_one(StatusPanel))
         assert "FINISHED" in status
         assert "SwanLab disabled" in status and "…" in status and "/run" in status
-        # The run's headline numbers fit at 80 columns (on a line of their own), and the clock
-        # has stopped with the training.
-        final = next(line for line in status.splitlines() if "final" in line)
+        # The run's headline numbers fit at 80 columns, in place of the progress bar: a fourth
+        # status row used to take the rows the reconstructions need, and the tab went blank.
+        final = status.splitlines()[0].strip()
+        assert final.startswith("FINISHED epoch 2/2")
         assert "−ELBO" in final and "IWAE(K=8)" in final and "active units" in final and "…" not in final
+        assert len(status.splitlines()) == 3
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        assert app.query_one(ReconstructionView).query_one(PixelView)._image_width > 0
         elapsed = app.status.elapsed()
         await pilot.pause(0.3)
         assert app.status.elapsed() == elapsed
@@ -238,6 +243,29 @@ async def test_resume_continues_with_the_dashboard(tmp_path: Path) -> None:
         assert [row["epoch"] for row in browse.history.epochs] == [1, 2]
         assert not browse.screen.has_class("no-history")
         await pilot.press("q")
+
+
+@pytest.mark.parametrize("how", ["ctrl+q", "palette"])
+async def test_every_quit_stops_between_batches_and_saves(tmp_path: Path, how: str) -> None:
+    """Textual's own ctrl+q and the palette's Quit used to exit at once, so the closing line
+    named an older checkpoint than the one the trainer wrote afterwards."""
+    run_dir = tmp_path / "run"
+    app = make_app(
+        "--epochs", "500", "--train-limit", "4096", "--test-limit", "64", "--run-dir", str(run_dir), *TINY
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.status.epoch >= 2 and app.status.batch > 0)
+        if how == "palette":
+            await pilot.press("ctrl+p", *"quit")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+        else:
+            await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, timeout=30)
+    assert app.return_code == 0
+    assert app.last_saved is not None and app.last_saved.reason == "stop"
+    saved = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
+    assert (saved["epoch"], saved["batch"]) == (app.last_saved.epoch, app.last_saved.batch)
 
 
 async def test_command_palette_opens_and_closes() -> None:

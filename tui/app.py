@@ -541,6 +541,11 @@ class VaeApp(App[int]):
         self.quitting = 129
         self.control.request_stop()
 
+    async def action_quit(self) -> None:
+        """ctrl+q and the command palette's Quit: the same clean stop as q, not an abrupt exit
+        that leaves the trainer to save after the screen (and its closing line) has gone."""
+        self.action_quit_clean(0)
+
     def action_quit_clean(self, code: int = 0) -> None:
         """Stop between batches, save, finish SwanLab, then exit; a second press exits at once."""
         if self.quitting is not None or not self.training_active:

@@ -80,6 +80,17 @@ class RunStatus:
         return self.elapsed() / self.done_batches * self.remaining_batches
 
 
+def final_numbers(f: dict[str, Any], elapsed: float, room: int) -> Text:
+    """The end-of-run evaluation on the first status row (a row of its own would take the image
+    views' last rows at 80×24); the training time follows where it fits."""
+    text = Text.assemble(("final ", "dim"), f"−ELBO {f['neg_elbo']:.2f}")
+    if "iwae_nll" in f:
+        text.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
+    text.append(f"  active units {f['active_units']}/{len(f['kl_per_dim'])}")
+    took = Text.assemble(("  trained ", "dim"), clock(elapsed))
+    return text + took if text.cell_len + took.cell_len <= room else text
+
+
 class StatusPanel(TextLines):
     DEFAULT_CSS = """
     StatusPanel { padding: 0 1; background: $boost; }
@@ -101,12 +112,16 @@ class StatusPanel(TextLines):
                 (f"{phase.upper()} ", style),
                 f"epoch {s.epoch}/{s.epochs} " if s.epochs else "epoch – ",  # – until the run is planned
             )
-            rest = Text(
-                f" {fraction:4.0%}  step {s.step}  β {s.beta:.2f}  "
-                f"{(s.images_per_second or 0):,.0f} img/s  elapsed {clock(s.elapsed())}  ETA {clock(s.eta())}"
-            )
-            bar_width = max(5, min(30, width - head.cell_len - rest.cell_len))
-            rows.append(head + bar(fraction, bar_width) + rest)
+            if s.final:  # the run is over: its headline numbers replace the progress bar and ETA
+                rows.append(head + final_numbers(s.final, s.elapsed(), width - head.cell_len))
+            else:
+                rest = Text(
+                    f" {fraction:4.0%}  step {s.step}  β {s.beta:.2f}  "
+                    f"{(s.images_per_second or 0):,.0f} img/s  "
+                    f"elapsed {clock(s.elapsed())}  ETA {clock(s.eta())}"
+                )
+                bar_width = max(5, min(30, width - head.cell_len - rest.cell_len))
+                rows.append(head + bar(fraction, bar_width) + rest)
         if s.mode != "browse":
             fixed = Text.assemble(
                 ("device ", "dim"), s.device, ("  SwanLab ", "dim"), s.swanlab or "–", ("  run ", "dim")
@@ -122,17 +137,6 @@ class StatusPanel(TextLines):
                 f"{e['test_loss']:.2f}",
             )
             rows.append(summary)
-            if s.final:
-                f = s.final
-                final = Text.assemble(("  final ", "dim"), f"−ELBO {f['neg_elbo']:.2f}")
-                if "iwae_nll" in f:
-                    final.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
-                final.append(f"  active units {f['active_units']}/{len(f['kl_per_dim'])}")
-                if summary.cell_len + final.cell_len <= width:
-                    summary.append_text(final)
-                else:  # the run's headline numbers get a line of their own rather than an ellipsis
-                    final = Text.assemble(("final", "dim"), final[len("  final") :])
-                    rows.append(final)
         if s.message and s.mode != "browse":
             rows.append(Text(s.message, style="yellow"))
         self.set(Text("\n").join(rows))
