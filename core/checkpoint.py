@@ -14,11 +14,13 @@ import os
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from .errors import CheckpointError
+
+E = TypeVar("E", bound=BaseException)
 
 FORMAT = "vae-tui-checkpoint"
 VERSION = 1
@@ -45,24 +47,32 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
             # A Ctrl-C inside torch.save makes its zip writer fail on the way out with a
             # RuntimeError; the user pressed Ctrl-C, so that is what callers must see.
             raise KeyboardInterrupt from None
-        if isinstance(e, OSError):
+        # A full disk inside torch.save surfaces as its zip writer's RuntimeError ("unexpected
+        # pos ..."), with the OSError that says what happened only in the chain.
+        if (os_error := in_chain(e, OSError)) is not None:
             kept = "the previous checkpoint is kept" if path.is_file() else "no checkpoint was saved yet"
-            raise CheckpointError(f"could not save checkpoint {path}: {e.strerror or e}; {kept}") from None
+            reason = os_error.strerror or os_error
+            raise CheckpointError(f"could not save checkpoint {path}: {reason}; {kept}") from None
         raise
     fsync_dir(path.parent)
     remove_stale_temps(path)
     return path
 
 
-def interrupted(error: BaseException | None) -> bool:
-    """Whether a KeyboardInterrupt is `error` or anywhere in the chain of errors it caused."""
+def in_chain(error: BaseException | None, kind: type[E]) -> E | None:
+    """The first error of `kind` among `error` and the errors it was raised while handling."""
     seen = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
+        if isinstance(error, kind):
+            return error
         seen.add(id(error))
         error = error.__context__
-    return False
+    return None
+
+
+def interrupted(error: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is `error` or anywhere in the chain of errors it caused."""
+    return in_chain(error, KeyboardInterrupt) is not None
 
 
 def remove_stale_temps(path: Path) -> None:
