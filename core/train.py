@@ -9,6 +9,7 @@ own generator whose state is checkpointed, so a resumed run computes the same we
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -142,7 +143,8 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
         tmp.replace(path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only mount even this unlink fails (EROFS)
+            tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
 
 

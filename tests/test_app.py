@@ -16,7 +16,7 @@ from textual.widgets import TabbedContent
 from textual.widgets._footer import FooterKey
 
 from vae_tui.core import checkpoint as ckpt
-from vae_tui.tui.app import VaeApp
+from vae_tui.tui.app import VaeApp, closing_line
 from vae_tui.tui.cli import build_parser
 from vae_tui.tui.widgets.pixels import PixelView
 from vae_tui.tui.widgets.status import StatusPanel, fit_path
@@ -266,6 +266,36 @@ async def test_every_quit_stops_between_batches_and_saves(tmp_path: Path, how: s
     assert app.last_saved is not None and app.last_saved.reason == "stop"
     saved = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
     assert (saved["epoch"], saved["batch"]) == (app.last_saved.epoch, app.last_saved.batch)
+
+
+async def test_a_nan_mid_run_is_shown_kept_open_and_reported_on_exit(tmp_path: Path) -> None:
+    """Training that diverges stops; the app stays open to browse, says truly whether a
+    checkpoint exists (none had been saved: it used to claim "the last good checkpoint is
+    kept"), and closes with that error and exit code 1, like --train-only."""
+    run_dir = tmp_path / "run"
+    app = make_app("--epochs", "2", "--lr", "1e30", "--train-limit", "512", "--test-limit", "64",
+                   "--run-dir", str(run_dir), *TINY)  # fmt: skip
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.failure is not None and not app.training_active)
+        assert app.is_running
+        assert "loss became nan at epoch 1" in app.failure.text
+        assert "no checkpoint had been saved yet" in app.failure.text
+        assert "no checkpoint had been saved yet" in text_of(app.query_one(StatusPanel))
+        await pilot.press("q")
+    assert not (run_dir / "checkpoint.pt").exists()
+    line, code = closing_line(app)
+    assert code == 1 and line == f"vae-tui: error: {app.failure.text}"
+
+
+async def test_an_unwritable_run_dir_closes_the_app_with_one_line(tmp_path: Path) -> None:
+    """/sys refuses new files even to root: a real unwritable folder wherever the tests run."""
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no sysfs here")
+    app = make_app("--epochs", "1", "--train-limit", "256", "--run-dir", "/sys", *TINY)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: not app.is_running)
+    assert app.return_code == 2
+    assert not list(Path("/sys").glob(".config.json*"))
 
 
 async def test_command_palette_opens_and_closes() -> None:

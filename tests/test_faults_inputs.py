@@ -299,6 +299,15 @@ def test_inf_loss_keeps_the_last_good_checkpoint(results: tuple[Path, dict]) -> 
     assert "loss became nan at epoch 1, batch 2" in done["loss-becomes-nan-at-once"].stderr
 
 
+def test_a_run_dir_that_refuses_files_is_one_line() -> None:
+    """/sys is a folder that refuses new files even to root (a read-only mount behaves alike)."""
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no sysfs here")
+    result = cli("--train-only", *SMALL, "--run-dir", "/sys")
+    assert error_line(result).startswith("vae-tui: error: cannot write /sys/config.json: ")
+    assert result.returncode == 2
+
+
 def test_an_unwritable_run_dir_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "read-only"
     folder.mkdir()

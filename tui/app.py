@@ -116,6 +116,9 @@ class VaeApp(App[int]):
         self._gc_frozen = False
         self.last_checkpoint: str | None = None
         self.last_saved: Any = None
+        self.failure: Failed | None = None
+        """Training stopped on an error (NaN, a full disk): the app stays open to browse, and
+        says it again, with its exit code, when it closes."""
         """The last CheckpointSaved event: where a resume would start."""
         self.tracker: Any = None
         self._rate: list[tuple[float, int]] = []
@@ -227,12 +230,14 @@ class VaeApp(App[int]):
     def run_training(self) -> None:
         from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
 
-        from .launch import plan_run  # noqa: PLC0415
+        from .launch import plan_run, user_error  # noqa: PLC0415
 
         bridge = UiBridge(self.post_message)
         started = False
+        run_dir: str | None = None
         try:
             config, resume = plan_run(self.args)
+            run_dir = config.run_dir
             from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads here, off the UI
             from vae_tui.core.events import RunStarted  # noqa: PLC0415
             from vae_tui.core.metrics import read_history  # noqa: PLC0415
@@ -259,8 +264,9 @@ class VaeApp(App[int]):
                         self.post_message(HistoryLoaded(read_history(event.run_dir, event.start_step)))
 
             drive(stream(), [*consumers, bridge])
-        except VaeTuiError as e:
-            self.post_message(Failed(str(e), e.exit_code, fatal=not started))
+        except (VaeTuiError, OSError) as e:
+            error = user_error(e, run_dir)
+            self.post_message(Failed(str(error), error.exit_code, fatal=not started))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="open")
     def open_model(self) -> None:
@@ -312,6 +318,7 @@ class VaeApp(App[int]):
             self.exit(return_code=message.exit_code, message=f"vae-tui: error: {message.text}")
             return
         if message.exit_code:
+            self.failure = message
             self.status.message = message.text
             self.notify(message.text, title="Training stopped", severity="error", timeout=30)
         else:
@@ -568,15 +575,27 @@ def run_app(args: argparse.Namespace) -> int:
     finally:
         logger.removeHandler(handler)
         app.control.request_stop()  # if anything still runs, it stops within a batch and saves
-    if app.status.run_dir and not app.browse_only and app.last_checkpoint:
-        line = f"vae-tui: run in {app.status.run_dir} (checkpoint {app.last_checkpoint})"
-        saved = app.last_saved
-        if app.status.phase != "finished" and saved is not None and saved.epoch < app.status.epochs:
-            at = (
-                f"epoch {saved.epoch + 1}, batch {saved.batch}"
-                if saved.batch
-                else f"the end of epoch {saved.epoch}"
-            )
-            line += f"; saved at {at}: continue with vae-tui --resume {app.status.run_dir}"
+    line, exit_code = closing_line(app, code or 0)
+    if line:
         print(line, file=sys.stderr)
-    return app.return_code if app.return_code is not None else (code or 0)
+    return exit_code
+
+
+def closing_line(app: VaeApp, code: int = 0) -> tuple[str | None, int]:
+    """What the shell sees once the screen is gone: where the run is and how to go on (or the
+    error training stopped on), and the exit code."""
+    exit_code = app.return_code if app.return_code is not None else code
+    if app.failure is not None and not exit_code:
+        return f"vae-tui: error: {app.failure.text}", app.failure.exit_code
+    if not (app.status.run_dir and not app.browse_only and app.last_checkpoint):
+        return None, exit_code
+    line = f"vae-tui: run in {app.status.run_dir} (checkpoint {app.last_checkpoint})"
+    saved = app.last_saved
+    if app.status.phase != "finished" and saved is not None and saved.epoch < app.status.epochs:
+        at = (
+            f"epoch {saved.epoch + 1}, batch {saved.batch}"
+            if saved.batch
+            else f"the end of epoch {saved.epoch}"
+        )
+        line += f"; saved at {at}: continue with vae-tui --resume {app.status.run_dir}"
+    return line, exit_code

@@ -22,7 +22,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType, SimpleNamespace
 from typing import Any, TextIO
 
@@ -37,7 +36,7 @@ from vae_tui.core.events import (  # torch-free, like this module: the signal ha
     RunStarted,
 )
 
-from .launch import log_warnings_to_stderr, plan_run
+from .launch import checkpoint_note, log_warnings_to_stderr, plan_run, user_error
 
 
 def summary_lines(e: EpochEnd) -> list[str]:
@@ -221,13 +220,6 @@ class StopOnSignals:
         return 128 + signum if signum else 0
 
 
-def _checkpoint_note(run_dir: str | None) -> str:
-    path = Path(run_dir) / "checkpoint.pt" if run_dir else None
-    if path is not None and path.is_file():
-        return f"the last complete checkpoint, {path}, is kept (continue with --resume {run_dir})"
-    return "no checkpoint had been saved yet, so there is nothing to resume"
-
-
 def run_headless(args: argparse.Namespace) -> int:
     """Train as the flags say, printing progress; the exit code (0, or 128 + signal)."""
     control = TrainControl()
@@ -240,7 +232,7 @@ def run_headless(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             if signals.received is None:  # a KeyboardInterrupt not from our handler (e.g. in tests)
                 signals.received = signal.SIGINT
-            signals.say(f"interrupted; {_checkpoint_note(run.dir)}")
+            signals.say(f"interrupted; {checkpoint_note(run.dir)}")
             return signals.exit_code
 
 
@@ -254,11 +246,10 @@ def _train(
         return signals.exit_code
     log_warnings_to_stderr()
     from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads from here on
-    from vae_tui.core.errors import OutputClosed, VaeTuiError  # noqa: PLC0415
-    from vae_tui.core.metrics import MetricsError  # noqa: PLC0415
+    from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
     from vae_tui.core.session import standard_consumers  # noqa: PLC0415
     from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
-    from vae_tui.core.train import TrainingDiverged, train, training_threads  # noqa: PLC0415
+    from vae_tui.core.train import train, training_threads  # noqa: PLC0415
 
     if control.stop_requested:
         signals.say("stopped before training started; nothing was written")
@@ -276,22 +267,8 @@ def _train(
             ),
             [signals, *consumers, printer],
         )
-    except TrainingDiverged as e:
-        note = _checkpoint_note(config.run_dir)
-        message = str(e)
-        if "nothing to resume" in note:  # the loop cannot tell whether one was saved before
-            message = message.replace("the last good checkpoint is kept", note)
-        raise TrainingDiverged(message) from None
-    except MetricsError as e:
-        raise MetricsError(f"{e}; {_checkpoint_note(config.run_dir)}") from None
-    except BrokenPipeError:
-        note = _checkpoint_note(config.run_dir)
-        raise OutputClosed(f"the output was closed (broken pipe), so training stopped; {note}") from None
-    except OSError as e:  # a full disk or a vanished folder while writing the image grids
-        where = f" ({e.filename})" if e.filename else ""
-        raise VaeTuiError(
-            f"cannot write the run{where}: {e.strerror or e}; {_checkpoint_note(config.run_dir)}"
-        ) from None
+    except (VaeTuiError, OSError) as e:
+        raise user_error(e, config.run_dir) from None
     finally:
         printer.close("")  # a quit can skip it in `drive` (idempotent): never leave a bar drawn
     return signals.exit_code

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vae_tui.core.config import TrainConfig, default_run_dir
 
 from .cli import config_overrides
+
+if TYPE_CHECKING:
+    from vae_tui.core.errors import VaeTuiError
 
 
 def plan_run(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any] | None]:
@@ -38,3 +42,32 @@ def log_warnings_to_stderr() -> None:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def checkpoint_note(run_dir: str | None) -> str:
+    """What a stopped run leaves to go on from, for the end of its one-line message."""
+    path = Path(run_dir) / "checkpoint.pt" if run_dir else None
+    if path is not None and path.is_file():
+        return f"the last complete checkpoint, {path}, is kept (continue with --resume {run_dir})"
+    return "no checkpoint had been saved yet, so there is nothing to resume"
+
+
+def user_error(e: VaeTuiError | OSError, run_dir: str | None) -> VaeTuiError:
+    """A training failure as the one line both front ends show, naming what is kept."""
+    from vae_tui.core.errors import OutputClosed, VaeTuiError  # noqa: PLC0415
+    from vae_tui.core.metrics import MetricsError  # noqa: PLC0415
+    from vae_tui.core.train import TrainingDiverged  # noqa: PLC0415
+
+    note = checkpoint_note(run_dir)
+    if isinstance(e, TrainingDiverged):
+        if "nothing to resume" in note:  # the loop cannot tell whether one was saved before
+            return TrainingDiverged(str(e).replace("the last good checkpoint is kept", note))
+        return e
+    if isinstance(e, MetricsError):
+        return MetricsError(f"{e}; {note}")
+    if isinstance(e, VaeTuiError):
+        return e
+    if isinstance(e, BrokenPipeError):
+        return OutputClosed(f"the output was closed (broken pipe), so training stopped; {note}")
+    where = f" ({e.filename})" if e.filename else ""  # a full disk or a vanished folder mid-run
+    return VaeTuiError(f"cannot write the run{where}: {e.strerror or e}; {note}")
