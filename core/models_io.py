@@ -22,6 +22,8 @@ class LoadedModel:
     """Epochs trained, when the file says."""
     step: int | None
     """Optimizer steps taken, when the file says (how far the run's logs are to be read)."""
+    batch: int | None
+    """Batches of epoch `epoch + 1` already trained: a run stopped mid-epoch saves there."""
     source: str
     """`checkpoint` (ours) or `state_dict` (e.g. the reference notebook's)."""
 
@@ -46,5 +48,6 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
         config,
         data.get("epoch") if ours else None,
         data.get("step") if ours else None,
+        data.get("batch", 0) if ours else None,
         "checkpoint" if ours else "state_dict",
     )

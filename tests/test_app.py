@@ -298,6 +298,48 @@ async def test_an_unwritable_run_dir_closes_the_app_with_one_line(tmp_path: Path
     assert not list(Path("/sys").glob(".config.json*"))
 
 
+@pytest.mark.parametrize(("stop_at", "described"), [(3, "3 batches"), (7, "1 epoch + 3 batches")])
+async def test_a_checkpoint_saved_mid_epoch_is_described_as_it_is(
+    tmp_path: Path, stop_at: int, described: str
+) -> None:
+    """Stopped in the middle of an epoch, the weights are newer than the last epoch's numbers:
+    the status says how far they were trained (it said "0 epochs" / "1 epochs"), and the batch
+    curve of a run stopped in its first epoch is still drawn."""
+    from vae_tui.core.config import TrainConfig
+    from vae_tui.core.consumers import drive
+    from vae_tui.core.control import TrainControl
+    from vae_tui.core.events import BatchEnd
+    from vae_tui.core.metrics import MetricsWriter
+    from vae_tui.core.train import train
+
+    run_dir = tmp_path / "run"
+    config = TrainConfig(
+        epochs=2, batch_size=128, hidden_dim=32, latent_dim=4, train_limit=512, test_limit=64
+    )
+    control = TrainControl()
+
+    class StopAt:
+        def handle(self, event: object) -> None:
+            if isinstance(event, BatchEnd) and event.step == stop_at:
+                control.request_stop()
+
+        def close(self, state: str) -> None:
+            pass
+
+    stopper = StopAt()
+    drive(
+        train(config.with_(run_dir=str(run_dir), swanlab="disabled", iwae_k=0, device="cpu"), control),
+        [MetricsWriter(), stopper],
+    )
+    app = make_app("--checkpoint", str(run_dir / "checkpoint.pt"), "--test-limit", "64")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state.explorer is not None)
+        assert text_of(app.query_one(StatusPanel)).split("·")[0].strip() == f"Browsing {described}"
+        assert app.history.steps.tolist() == list(range(1, stop_at + 1))
+        assert not app.screen.has_class("no-history")
+        await pilot.press("q")
+
+
 async def test_command_palette_opens_and_closes() -> None:
     from textual.command import CommandPalette
 

@@ -196,7 +196,7 @@ def test_eval_reports_each_number_with_its_protocol_as_text_and_json(tmp_path: P
     assert r["active_units"] == sum(a > 0.01 for a in r["activity_per_dim"]) and len(r["kl_per_dim"]) == 8
     assert "grey-level" in r["protocol"] and "binarized" in b["protocol"] and b["neg_elbo"] != r["neg_elbo"]
     lines = text.stdout.splitlines()
-    assert lines[0] == f"Checkpoint: {model} (state_dict, epochs not recorded)"
+    assert lines[0] == f"Checkpoint: {model} (state_dict, training not recorded)"
     assert (
         f"Negative ELBO (beta = 1, one z per image): {r['neg_elbo']:.4f} ± {r['neg_elbo_stderr']:.4f}"
         in lines[2]

@@ -176,7 +176,7 @@ class VaeApp(App[int]):
     def apply_size(self, width: int, height: int) -> None:
         screen = self.screen
         screen.set_class(width < MIN_SIZE[0] or height < MIN_SIZE[1], "tiny")
-        no_history = self.browse_only and not self.history.epochs
+        no_history = self.browse_only and not (self.history.epochs or len(self.history.steps))
         screen.set_class(no_history, "no-history")
         narrow = width < NARROW_WIDTH or no_history
         screen.set_class(narrow, "narrow")
@@ -284,6 +284,7 @@ class VaeApp(App[int]):
             info = {
                 "source": loaded.source,
                 "epoch": loaded.epoch,
+                "batch": loaded.batch,
                 "dataset": dataset,
                 "seed": loaded.config.seed,
             }
@@ -411,7 +412,11 @@ class VaeApp(App[int]):
         self.test_images, self.test_labels = message.images, message.labels
         info = message.info
         self.config = {"seed": info["seed"]}
-        epochs = f"{info['epoch']} epochs" if info["epoch"] is not None else "reference state_dict"
+        from .launch import trained_for  # noqa: PLC0415
+
+        epochs = (
+            trained_for(info["epoch"], info["batch"]) if info["epoch"] is not None else "reference state_dict"
+        )
         self.status.run_dir = str(self.args.checkpoint)
         self.status.message = f"{epochs} · {info['dataset']} test set"
         self.status.device, self.status.swanlab, self.status.phase = "cpu", "not tracking", "browsing"

@@ -7,11 +7,11 @@ import json
 import sys
 from typing import Any
 
-from .launch import log_warnings_to_stderr
+from .launch import log_warnings_to_stderr, trained_for
 
 
 def format_report(r: dict[str, Any], path: str) -> str:
-    trained = f"{r['epochs']} epochs" if r["epochs"] is not None else "epochs not recorded"
+    trained = trained_for(r["epochs"], r.get("batches"))
     lines = [
         f"Checkpoint: {path} ({r['source']}, {trained})",
         f"Test set: {r['dataset']}, {r['images']} images; protocol: {r['protocol']}",
@@ -47,6 +47,7 @@ def run_eval(args: argparse.Namespace) -> int:
             "checkpoint": str(args.checkpoint),
             "source": loaded.source,
             "epochs": loaded.epoch,
+            "batches": loaded.batch,
             "dataset": dataset,
         }
     )

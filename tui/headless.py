@@ -36,7 +36,7 @@ from vae_tui.core.events import (  # torch-free, like this module: the signal ha
     RunStarted,
 )
 
-from .launch import checkpoint_note, log_warnings_to_stderr, plan_run, user_error
+from .launch import checkpoint_note, counted, log_warnings_to_stderr, plan_run, user_error
 
 
 def summary_lines(e: EpochEnd) -> list[str]:
@@ -138,7 +138,8 @@ class HeadlessPrinter:
             self._stop_bar()
             verb = "Finished" if event.status == "completed" else "Stopped"
             self.say(
-                f"{verb} after {event.epochs_completed} epochs, {event.step} steps, {event.seconds:.1f} s."
+                f"{verb} after {counted(event.epochs_completed, 'epoch')}, {counted(event.step, 'step')}, "
+                f"{event.seconds:.1f} s."
             )
 
     def _stop_bar(self) -> None:

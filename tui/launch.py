@@ -71,3 +71,19 @@ def user_error(e: VaeTuiError | OSError, run_dir: str | None) -> VaeTuiError:
         return OutputClosed(f"the output was closed (broken pipe), so training stopped; {note}")
     where = f" ({e.filename})" if e.filename else ""  # a full disk or a vanished folder mid-run
     return VaeTuiError(f"cannot write the run{where}: {e.strerror or e}; {note}")
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 epoch`, `2 epochs`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def trained_for(epoch: int | None, batch: int | None) -> str:
+    """How far a saved model was trained: `6 epochs`, or `1 epoch + 312 batches` when it was
+    saved mid-epoch (its weights are then newer than its last epoch's numbers)."""
+    if epoch is None:
+        return "training not recorded"
+    if not batch:
+        return counted(epoch, "epoch")
+    batches = counted(batch, "batch", "batches")
+    return f"{counted(epoch, 'epoch')} + {batches}" if epoch else batches
