@@ -59,6 +59,7 @@ def test_core_never_imports_the_ui() -> None:
         (["--swanlab", "online"], "argument --swanlab: invalid choice"),
         (["--eval"], "--eval needs --checkpoint PATH"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--seed", "18446744073709551616"], "argument --seed: must be ≤ 4294967295"),  # was a traceback
         (["--checkpoint", "model.pt"], "--train-only trains a new run"),  # it used to train from scratch
         # A trained model is used as it is: flags it would silently ignore are refused.
         (

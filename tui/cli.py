@@ -49,6 +49,14 @@ positive_int = _number(int, 0, inclusive=False)
 non_negative_int = _number(int, 0, inclusive=True)
 positive_float = _number(float, 0, inclusive=False)
 non_negative_float = _number(float, 0, inclusive=True)
+MAX_SEED = 2**32 - 1  # numpy's range; also keeps the per-epoch data-order seeds inside int64
+
+
+def seed_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be ≤ {MAX_SEED}, got {text}")
+    return value
 
 
 class Parser(argparse.ArgumentParser):
@@ -124,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=S,
         help=f"KL weight reached by the schedule (default {DEFAULTS.beta_max:g})",
     )
-    t.add_argument("--seed", type=non_negative_int, default=S, help=f"random seed (default {DEFAULTS.seed})")
+    t.add_argument("--seed", type=seed_int, default=S, help=f"random seed (default {DEFAULTS.seed})")
     t.add_argument(
         "--device",
         choices=DEVICE_CHOICES,
