@@ -155,6 +155,9 @@ async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> 
         await pilot.pause(0.3)
         assert app.status.elapsed() == elapsed
         assert app.state.epoch == 2
+        await pilot.pause(0.2)
+        footer = {key.description for key in app.query(FooterKey)}
+        assert {"Image", "New z", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
         await pilot.press("right")
         assert app.state.image == 1
         await pilot.press("q")

@@ -304,6 +304,7 @@ class VaeApp(App[int]):
             self.status.message = f"error: {type(error).__name__}: {error}"
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.training_active = False
+            self.refresh_bindings()
             if self.status.phase not in ("finished", "stopped"):
                 self.status.phase = "stopped"
             self.stop_clock()
@@ -506,8 +507,9 @@ class VaeApp(App[int]):
         self.query_one(SamplesView).update_view(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Browsing a saved model trains nothing: its Footer offers no pause, save or redraw."""
-        return not (self.browse_only and action in ("pause", "save", "refresh_model"))
+        """Pause, save and redraw act on training: the Footer offers them only while it runs
+        (browsing a saved model, or a run that has ended, has nothing new to pause or save)."""
+        return not (action in ("pause", "save", "refresh_model") and not self.training_active)
 
     def action_pause(self) -> None:
         if not self.training_active:
