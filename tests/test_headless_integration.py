@@ -21,7 +21,8 @@ SUMMARY = re.compile(
     r"--- Epoch \[(\d+)/2\] Summary ---\n"
     r"Avg Loss: \d+\.\d{4}, Avg BCE: \d+\.\d{4}, Avg KLD: \d+\.\d{4}\n"
     r"Model saved at epoch \1\.\n"
-    r"Held-out Loss: \d+\.\d{4} ± \d+\.\d{4}, BCE: \d+\.\d{4}, KLD: \d+\.\d{4} .*\n"
+    r"Held-out -ELBO \(beta 1\): \d+\.\d{4} ± \d+\.\d{4}, BCE: \d+\.\d{4}, KLD: \d+\.\d{4} "
+    r"\(trained at beta 0\.\d\d, .*\n"
 )
 
 

@@ -119,3 +119,22 @@ async def test_y_labels_are_evenly_spaced_at_any_height(height: int) -> None:
             assert len(labels) >= 2, labels
             spacing = labels[0] - labels[1]
             assert spacing > 0 and labels == list(range(labels[0], labels[-1] - 1, -spacing)), labels
+
+
+async def test_one_epoch_is_a_labelled_point_inside_the_plot() -> None:
+    """After the first epoch the axis read 0.9999990 … 1.0000005, and the held-out point, the
+    largest value, sat above the autoscaled range and was not drawn."""
+    h = LossHistory()
+    h.epochs.append(REAL_EPOCHS[0])
+    h.epoch_version += 1
+    app = PanelApp(h)
+    async with app.run_test(size=(60, 30)) as pilot:
+        app.query_one(LossPanel).redraw(force=True)
+        await pilot.pause(0.2)
+        plot = app.query_one("#epoch-plot", LossPlot)
+        assert axis_labels(plot) == [1]
+        canvas = plot.query_one("#plot")
+        text = "".join(
+            s.text for s in canvas.render_lines(Region(0, 0, canvas.size.width, canvas.size.height))
+        )
+        assert text.count("●") >= 3  # loss and BCE share a point (β = 0 in epoch 1); KLD, held-out

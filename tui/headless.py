@@ -49,8 +49,9 @@ def summary_lines(e: EpochEnd) -> list[str]:
 
 def heldout_line(e: EpochEnd) -> str:
     return (
-        f"Held-out Loss: {e.test_loss:.4f} ± {e.test_loss_stderr:.4f}, BCE: {e.test_bce:.4f}, "
-        f"KLD: {e.test_kld:.4f} (beta {e.beta:.2f}, {e.seconds:.1f} s, {e.images_per_second:,.0f} img/s)"
+        f"Held-out -ELBO (beta 1): {e.test_loss:.4f} ± {e.test_loss_stderr:.4f}, BCE: {e.test_bce:.4f}, "
+        f"KLD: {e.test_kld:.4f} (trained at beta {e.beta:.2f}, {e.seconds:.1f} s, "
+        f"{e.images_per_second:,.0f} img/s)"
     )
 
 

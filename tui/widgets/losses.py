@@ -160,7 +160,7 @@ SERIES = (
     ("loss", "Avg loss", "bright_white"),
     ("bce", "BCE", "dodger_blue1"),
     ("kld", "KLD", "orange1"),
-    ("test_loss", "Held-out", "green3"),
+    ("test_loss", "Held-out −ELBO", "green3"),
 )
 
 
@@ -180,9 +180,9 @@ def epoch_ylimits(table: dict[str, np.ndarray]) -> tuple[float | None, float | N
     cells and hide one another. The first epoch then enters from the top, like the batch plot.
     """
     values = np.concatenate(list(table.values()))
-    if len(next(iter(table.values()))) < 3 or not np.isfinite(values).all():
+    if not np.isfinite(values).all():
         return None, None  # autoscale
-    later = np.concatenate([v[1:] for v in table.values()])
+    later = np.concatenate([v[1:] for v in table.values()]) if len(values) >= 3 * len(table) else values
     lo, hi = float(values.min()), float(later.max())
     pad = 0.05 * (hi - lo) or 1.0
     return lo - pad, hi + pad
@@ -250,6 +250,9 @@ class LossPanel(Vertical):
             epochs = np.array([r["epoch"] for r in h.epochs], dtype=float)
             table = {key: np.array([r[key] for r in h.epochs], dtype=float) for key, _, _ in SERIES}
             epoch_plot.set_ylimits(*epoch_ylimits(table))
+            # One epoch is one point: autoscaling a zero-width range labelled the axis 0.9999990.
+            epoch_plot.set_xlimits(*((0.5, 1.5) if len(epochs) == 1 else (None, None)))
+            epoch_plot.set_xticks([float(epochs[0])] if len(epochs) == 1 else None)
             # The average loss is drawn last: where curves share a cell the last one's colour
             # shows, and the headline curve must not vanish under BCE.
             for key, _, style in sorted(SERIES, key=lambda series: series[0] == "loss"):

@@ -133,7 +133,7 @@ class StatusPanel(TextLines):
             summary = Text.assemble(
                 ("last epoch ", "dim"),
                 f"loss {e['loss']:.2f}  BCE {e['bce']:.2f}  KLD {e['kld']:.2f}",
-                ("  held-out ", "dim"),
+                ("  held-out −ELBO ", "dim"),
                 f"{e['test_loss']:.2f}",
             )
             rows.append(summary)
