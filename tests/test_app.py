@@ -149,12 +149,14 @@ async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> 
         assert "−ELBO" in final and "IWAE(K=8)" in final and "active units" in final and "…" not in final
         assert len(status.splitlines()) == 3
         await pilot.press("2")
-        await pilot.pause(0.3)
-        assert app.query_one(ReconstructionView).query_one(PixelView)._image_width > 0
+        pixels = app.query_one(ReconstructionView).query_one(PixelView)
+        await wait_for(pilot, lambda: pixels._image_width > 0, timeout=10)
+        assert pixels.note == ""  # not "enlarge the terminal to see this view"
         elapsed = app.status.elapsed()
         await pilot.pause(0.3)
         assert app.status.elapsed() == elapsed
         assert app.state.epoch == 2
+        await wait_for(pilot, lambda: not app.training_active)  # the worker ends after RunFinished
         await pilot.pause(0.2)
         footer = {key.description for key in app.query(FooterKey)}
         assert {"Image", "New z", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
