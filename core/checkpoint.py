@@ -138,8 +138,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def model_state(data: dict[str, Any], path: str | os.PathLike[str] = "checkpoint") -> dict[str, Any]:
-    """The model's state_dict from our checkpoint or from a bare reference `state_dict`."""
-    state = data.get("model") if data.get("format") == FORMAT else data
+    """The model's state_dict from our checkpoint or from a reference `state_dict`: bare, under
+    a notebook's usual key (`model_state_dict`, `state_dict`, `model`), or with DataParallel's
+    `module.` prefix."""
+    state = data.get("model") if data.get("format") == FORMAT else unwrap_state(data)
     if not isinstance(state, dict) or set(state) != MODEL_KEYS:
         keys = sorted(state)[:6] if isinstance(state, dict) else []
         raise CheckpointError(
@@ -148,7 +150,19 @@ def model_state(data: dict[str, Any], path: str | os.PathLike[str] = "checkpoint
         )
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: the model state holds non-tensor values")
+    if not all(bool(torch.isfinite(v).all()) for v in state.values()):
+        raise CheckpointError(f"{path}: the model's weights hold NaN or infinite values")
     return state
+
+
+def unwrap_state(data: dict[str, Any]) -> Any:
+    """The weights inside a notebook's checkpoint dict, if that is what `data` is."""
+    for key in ("model_state_dict", "state_dict", "model"):
+        if set(data) != MODEL_KEYS and isinstance(data.get(key), dict):
+            data = data[key]
+    if data and all(isinstance(k, str) and k.startswith("module.") for k in data):
+        data = {k.removeprefix("module."): v for k, v in data.items()}
+    return data
 
 
 def architecture(

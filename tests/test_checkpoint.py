@@ -40,6 +40,26 @@ def test_reference_state_dict_loads_as_is(tmp_path: Path) -> None:
     assert ckpt.architecture(state) == {"input_dim": 784, "hidden_dim": 256, "latent_dim": 20}
 
 
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda sd: {"epoch": 50, "model_state_dict": sd, "optimizer_state_dict": {}, "loss": 103.5},
+        lambda sd: {"state_dict": sd},
+        lambda sd: {f"module.{k}": v for k, v in sd.items()},  # saved from nn.DataParallel
+    ],
+    ids=["model_state_dict", "state_dict", "module-prefix"],
+)
+def test_notebook_checkpoint_dicts_load_their_weights(tmp_path: Path, wrap) -> None:
+    """The ways notebooks commonly save a model all open, with exactly its weights."""
+    state = VAE().state_dict()
+    torch.save(wrap(state), tmp_path / "notebook.pt")
+    from vae_tui.core.models_io import load_model
+
+    loaded = load_model(tmp_path / "notebook.pt")
+    assert loaded.source == "state_dict"
+    assert all(torch.equal(v, state[k]) for k, v in loaded.model.state_dict().items())
+
+
 def test_failed_write_leaves_the_previous_checkpoint_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

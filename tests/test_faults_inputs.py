@@ -46,6 +46,7 @@ CASES = {
     "eval-other-architecture": "is not a vae-tui checkpoint nor a state_dict of the reference VAE",
     "eval-other-input-size": "the model takes 1024 inputs, not 784",
     "eval-missing": "does not exist",
+    "eval-nan-weights": "the model's weights hold NaN or infinite values",
     # --resume RUN_DIR
     "resume-truncated": "is corrupt or truncated",
     "resume-empty": "is empty",
@@ -162,6 +163,9 @@ def build_jobs(root: Path, mnist: Path) -> dict[str, list[str]]:
     torch.save({"model": Boom(marker)}, files / "code.pt")
     torch.save(conv, files / "conv.pt")
     torch.save(wide, files / "wide.pt")
+    broken = VAE(hidden_dim=32, latent_dim=4).state_dict()
+    broken["fc2.bias"][3] = float("nan")
+    torch.save(broken, files / "nan.pt")
 
     jobs: dict[str, list[str]] = {}
     train_only = ["--train-only", *SMALL]
@@ -192,7 +196,7 @@ def build_jobs(root: Path, mnist: Path) -> dict[str, list[str]]:
     for case, name in [("truncated", "truncated.pt"), ("empty", "empty.pt"), ("random-bytes", "random.pt"),
                        ("pickle-with-code", "code.pt"), ("legacy-pickle-with-code", "legacy.pt"),
                        ("other-architecture", "conv.pt"), ("other-input-size", "wide.pt"),
-                       ("missing", "nope.pt")]:  # fmt: skip
+                       ("missing", "nope.pt"), ("nan-weights", "nan.pt")]:  # fmt: skip
         jobs[f"eval-{case}"] = ["--eval", "--checkpoint", str(files / name), "--test-limit", "64"]
 
     for case, name in [("truncated", "truncated.pt"), ("empty", "empty.pt"), ("random-bytes", "random.pt"),
