@@ -133,6 +133,8 @@ class Paused:
     batch: int
     """Batches done in that epoch."""
     step: int
+    beta: float
+    """The KL weight of that epoch (at an epoch boundary, the next epoch's)."""
 
 
 @dataclass(frozen=True, slots=True)

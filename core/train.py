@@ -267,7 +267,7 @@ def train(
                 yield from report_batches(
                     pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
                 )
-                yield Paused(epoch + 1, batch, step)
+                yield Paused(epoch + 1, batch, step, beta)
             paused += control.wait_while_paused()
             if control.stop_requested:
                 yield from report_batches(

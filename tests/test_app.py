@@ -345,6 +345,27 @@ async def test_a_checkpoint_saved_mid_epoch_is_described_as_it_is(
         await pilot.press("q")
 
 
+async def test_the_final_bound_shows_as_evaluating_and_q_skips_it(tmp_path: Path) -> None:
+    """The IWAE bound after the last epoch can take minutes: the status says so, and a q during
+    it stops it, keeps the finished run, and says the bound was skipped and how to get it."""
+    run_dir = tmp_path / "run"
+    app = make_app("--epochs", "1", "--train-limit", "256", "--test-limit", "500", "--run-dir", str(run_dir),
+                   *TINY, "--iwae-k", "100000")  # fmt: skip
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.status.phase == "evaluating")
+        status = text_of(app.query_one(StatusPanel)).splitlines()[0]
+        assert "EVALUATING epoch 1/1" in status and "computing the final IWAE bound (K=100000)" in status
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, timeout=30)
+    assert app.status.eval_skipped and app.status.final is None
+    line, code = closing_line(app)
+    assert code == 0 and line is not None
+    assert line.endswith(
+        f"the final IWAE bound was skipped: vae-tui --eval --checkpoint {run_dir / 'checkpoint.pt'}"
+    )
+    assert ckpt.read_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
+
+
 async def test_command_palette_opens_and_closes() -> None:
     from textual.command import CommandPalette
 

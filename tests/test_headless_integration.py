@@ -40,6 +40,8 @@ def test_train_only_two_epochs_on_real_mnist(tmp_path: Path) -> None:
     assert "\x1b" not in out and "\r" not in out  # a pipe gets plain lines only
     assert [m.group(1) for m in SUMMARY.finditer(out)] == ["1", "2"]
     assert "Final held-out: -ELBO" in out and "IWAE -log p(x)" in out
+    # The bound takes a while on the full test set: it is announced before it starts.
+    assert out.index("Computing the IWAE bound on -log p(x) (K=8)…") < out.index("Final held-out")
     assert result.stderr == ""
 
     rows = read_metrics(run_dir)

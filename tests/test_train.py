@@ -212,3 +212,20 @@ def test_pause_reports_everything_done_then_waits(tiny_config: TrainConfig) -> N
     after = next(stream)  # blocks until resumed, then trains on
     assert isinstance(after, BatchEnd) and after.step == 4
     stream.close()
+
+
+def test_a_pause_at_an_epoch_boundary_reports_the_next_epochs_beta(tiny_config: TrainConfig) -> None:
+    """Paused before epoch 2's first batch, the status showed epoch 1's β (0.00, not 0.50)."""
+    import threading
+
+    control = TrainControl()
+    stream = train(tiny_config.with_(epochs=2, iwae_k=0), control)
+    for e in stream:
+        if isinstance(e, CheckpointSaved) and e.epoch == 1:
+            control.pause()
+            break
+    paused = next(e for e in stream if isinstance(e, Paused))
+    assert (paused.epoch, paused.batch, paused.step, paused.beta) == (2, 0, 8, 0.5)
+    threading.Timer(0.1, control.resume).start()
+    assert isinstance(next(stream), BatchEnd)
+    stream.close()

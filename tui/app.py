@@ -376,12 +376,16 @@ class VaeApp(App[int]):
             if e.reason == "request":
                 where = f"epoch {e.epoch + 1}, batch {e.batch}" if e.batch else f"after epoch {e.epoch}"
                 self.notify(f"Checkpoint saved ({where}): {e.path}", title="Saved")
+            elif e.reason == "epoch" and e.epoch == s.epochs and self.config.get("iwae_k"):
+                s.phase, s.iwae_k = "evaluating", self.config["iwae_k"]  # the last epoch is saved
+                self.stop_clock()
         elif isinstance(e, ev.FinalEvaluation):
             s.final = e.results
         elif isinstance(e, ev.Paused):
-            s.step, s.batch, s.epoch = e.step, e.batch, e.epoch  # exact while it waits
+            s.step, s.batch, s.epoch, s.beta = e.step, e.batch, e.epoch, e.beta  # exact while it waits
             self.paused_at_step = e.step
         elif isinstance(e, ev.RunFinished):
+            s.eval_skipped = s.phase == "evaluating" and s.final is None
             s.phase = "finished" if e.status == "completed" else "stopped"
             self.stop_clock()
             if e.status == "completed":
@@ -605,4 +609,6 @@ def closing_line(app: VaeApp, code: int = 0) -> tuple[str | None, int]:
             else f"the end of epoch {saved.epoch}"
         )
         line += f"; saved at {at}: continue with vae-tui --resume {app.status.run_dir}"
+    elif app.status.eval_skipped:
+        line += f"; the final IWAE bound was skipped: vae-tui --eval --checkpoint {app.last_checkpoint}"
     return line, exit_code

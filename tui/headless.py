@@ -71,6 +71,7 @@ class HeadlessPrinter:
         self.progress: Any = None
         self.task: Any = None
         self.pending_heldout: str | None = None
+        self.config: dict[str, Any] = {}
         if progress:
             from rich.console import Console  # noqa: PLC0415
             from rich.progress import (  # noqa: PLC0415
@@ -116,13 +117,15 @@ class HeadlessPrinter:
                 if self.pending_heldout:
                     self.say(self.pending_heldout)
                     self.pending_heldout = None
+                if event.epoch == self.config.get("epochs") and self.config.get("iwae_k"):
+                    self.say(f"Computing the IWAE bound on -log p(x) (K={self.config['iwae_k']})…")
             else:
                 where = (
                     f"epoch {event.epoch + 1}, batch {event.batch}" if event.batch else f"epoch {event.epoch}"
                 )
                 self.say(f"Checkpoint saved ({event.reason}) at {where}: {event.path}")
         elif isinstance(event, RunStarted):
-            c = event.config
+            c = self.config = event.config
             resumed = ""
             if event.start_batch:  # stopped mid-epoch: it goes on inside that epoch
                 resumed = f", resuming epoch {event.start_epoch + 1} at batch {event.start_batch + 1}"

@@ -63,6 +63,10 @@ class RunStatus:
     paused_at: float | None = None
     paused_total: float = 0.0
     ended_at: float | None = None
+    iwae_k: int = 0
+    """K of the final IWAE bound, while it is being computed."""
+    eval_skipped: bool = False
+    """Quit while the final bound was computed: the run is complete, its bound missing."""
     """When training finished or stopped: the clock stops there."""
     last_epoch: dict[str, float] | None = None
     final: dict[str, Any] | None = None
@@ -104,9 +108,12 @@ class StatusPanel(TextLines):
             rows.append(head + Text(fit_path(s.run_dir, width - head.cell_len), style="cyan"))
         else:
             phase = "paused" if s.paused else s.phase
-            style = {"training": "bold green", "paused": "bold yellow", "finished": "bold cyan"}.get(
-                phase, "bold"
-            )
+            style = {
+                "training": "bold green",
+                "paused": "bold yellow",
+                "finished": "bold cyan",
+                "evaluating": "bold magenta",
+            }.get(phase, "bold")
             fraction = s.batch / s.batches if s.batches else 0.0
             head = Text.assemble(
                 (f"{phase.upper()} ", style),
@@ -114,6 +121,8 @@ class StatusPanel(TextLines):
             )
             if s.final:  # the run is over: its headline numbers replace the progress bar and ETA
                 rows.append(head + final_numbers(s.final, s.elapsed(), width - head.cell_len))
+            elif phase == "evaluating":  # seconds to minutes with no batches to show for it
+                rows.append(head + Text(f"computing the final IWAE bound (K={s.iwae_k})…  q skips it"))
             else:
                 rest = Text(
                     f" {fraction:4.0%}  step {s.step}  β {s.beta:.2f}  "
