@@ -17,9 +17,10 @@ from . import checkpoint as ckpt
 from .config import DATASET_CHOICES, KL_ANNEAL_CHOICES, TrainConfig
 from .errors import CheckpointError, ConfigError
 
-# Changing any of these would make the saved weights, optimizer state or data order meaningless.
+# Changing any of these would make the saved weights, optimizer state or data order meaningless,
+# or (test_limit) the held-out numbers already in metrics.jsonl incomparable with the next ones.
 FIXED_ON_RESUME = ("hidden_dim", "latent_dim", "input_dim", "dataset", "seed", "batch_size",
-                   "train_limit", "lr", "kl_anneal", "beta_max")  # fmt: skip
+                   "train_limit", "test_limit", "lr", "kl_anneal", "beta_max")  # fmt: skip
 PARTIAL_KEYS = ("loss", "bce", "kld", "images", "seconds")
 
 
@@ -33,6 +34,8 @@ def load_resume(
         raise ConfigError(f"--resume {run_dir} {what}")
     path = run_dir / "checkpoint.pt"
     if not path.exists():
+        if not (run_dir / "config.json").is_file():
+            raise CheckpointError(f"nothing to resume in {run_dir}: it is not a vae-tui run folder")
         raise CheckpointError(
             f"nothing to resume in {run_dir}: it has no checkpoint.pt (the run ended before its "
             "first checkpoint); start it again without --resume"

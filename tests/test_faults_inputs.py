@@ -58,7 +58,9 @@ CASES = {
     "resume-weights-not-its-config": "its weights are a 32-8 model but its config says 32-4",
     "resume-foreign-optimizer": "its optimizer state does not fit",
     "resume-damaged-rng": "random-number states are damaged",
-    "resume-no-checkpoint": "nothing to resume in",
+    "resume-no-checkpoint": "it has no checkpoint.pt (the run ended before its first checkpoint)",
+    "resume-not-a-run": "it is not a vae-tui run folder",
+    "resume-other-test-limit": "with --test-limit 32 (saved: 64): start a new run",
     "resume-not-a-folder": "does not exist",
     "resume-contradicting-flags": "with --latent-dim 8 (saved: 4), --lr 0.5 (saved: 0.001): start a new run",
     "resume-fewer-epochs": "--epochs 1 is fewer than the 2 already trained",
@@ -219,6 +221,17 @@ def build_jobs(root: Path, mnist: Path) -> dict[str, list[str]]:
     (empty_run / "config.json").write_text("{}\n")
     jobs["resume-no-checkpoint"] = ["--train-only", "--resume", str(empty_run)]
     jobs["resume-not-a-folder"] = ["--train-only", "--resume", str(root / "no-such-run")]
+    jobs["resume-not-a-run"] = ["--train-only", "--resume", str(files)]
+    # Held-out rows measured on 32 images after 64-image ones would not compare.
+    jobs["resume-other-test-limit"] = [
+        "--train-only",
+        "--resume",
+        str(good),
+        "--test-limit",
+        "32",
+        "--epochs",
+        "3",
+    ]
     jobs["resume-contradicting-flags"] = ["--train-only", "--resume", str(good), "--latent-dim", "8",
                                           "--lr", "0.5", "--epochs", "3"]  # fmt: skip
     jobs["resume-fewer-epochs"] = ["--train-only", "--resume", str(good), "--epochs", "1"]
