@@ -24,7 +24,16 @@ from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, Traversal
 from .test_app import DATA, wait_for
 from .test_cli import run_cli
 
-CELL = (10, 20)
+
+def _cell() -> tuple[int, int]:
+    """The cell size textual-image renders with (its guess, or TEXTUAL_CELL_*, without a terminal)."""
+    from textual_image._terminal import get_cell_size
+
+    width, height = get_cell_size()
+    return width, height
+
+
+CELL = _cell()
 
 
 @pytest.mark.parametrize("value", ["auto", "halfblock", "kitty", "sixel"])

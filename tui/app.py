@@ -178,6 +178,11 @@ class VaeApp(App[int]):
         self.control.request_stop()
 
     def on_resize(self, event: Any) -> None:
+        if self.graphics.kind == "sixel" and self._driver is not None and not self.is_headless:
+            # Sixel pictures stay on a terminal's screen until erased, and one left past a
+            # shrunk window's new bottom scrolled everything up a line (xterm): erase them all.
+            self._driver.write("\x1b[2J")
+            self.screen.refresh(repaint=True)
         self.apply_size(event.size.width, event.size.height)
 
     def apply_size(self, width: int, height: int) -> None:

@@ -73,6 +73,21 @@ def same_terminal() -> str:
     return "" if len(devices) == 1 else "stdout is not the terminal the app draws on"
 
 
+def kitty_placeholders() -> bool:
+    """Whether the terminal takes kitty images placed by Unicode placeholders, the only way
+    textual-image places them in Textual (kitty ≥ 0.28). Debian 12's kitty 0.26 answers yes to
+    the protocol, rejects the placement and shows a box per cell; it does not answer this."""
+    from textual_image._terminal import TerminalError, capture_terminal_response  # noqa: PLC0415
+    from textual_image.renderable.tgp import _send_tgp_message  # noqa: PLC0415
+
+    try:
+        with capture_terminal_response("\x1b_G", "\x1b\\", timeout=0.1) as response:
+            _send_tgp_message(i=31, s=1, v=1, a="q", t="d", f=24, U=1, payload="AAAA")
+    except (TerminalError, TimeoutError):
+        return False
+    return response.sequence.endswith(";OK\x1b\\")
+
+
 def probe(requested: str) -> Support:
     """Import textual-image, which queries the terminal (~0.1–0.3 s), and read its answers."""
     if reason := same_terminal():
@@ -86,12 +101,14 @@ def probe(requested: str) -> Support:
         # It asks for kitty's protocol only when sixel is missing; a terminal with both may be
         # asked again (still before the App starts) when kitty is what the user wants.
         kitty = Image is TGPImage or (requested == "kitty" and sixel and tgp.query_terminal_support())
+        placeholders = kitty and kitty_placeholders()
         width, height = get_cell_size()
     except Exception as e:  # noqa: BLE001 - a failed probe (termios, odd replies) means half-block
         return Support(reason=f"the terminal could not be queried ({type(e).__name__})")
     if width <= 0 or height <= 0:
         return Support(reason="the terminal did not report its cell size")
-    return Support(sixel=sixel, kitty=kitty, cell=(width, height))
+    reason = "the terminal lacks kitty's Unicode placeholders (kitty 0.28+)" if kitty else Support.reason
+    return Support(sixel=sixel, kitty=placeholders, cell=(width, height), reason=reason)
 
 
 def resolve(requested: str) -> Graphics:

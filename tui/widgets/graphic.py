@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 from textual.app import ComposeResult
+from textual.strip import Strip
 from textual.widget import Widget
 
 from .pixels import Budget
@@ -28,6 +29,11 @@ from .text_line import TextLines
 SIXEL_BAND = 6
 COLOUR = re.compile(r"#(\d+);2;\d+;\d+;\d+")
 RASTER = re.compile(r'q"\d+;\d+;\d+;\d+')
+
+
+def band_cut(width: int, height: int) -> tuple[int, int]:
+    """A sixel picture's size for `width`×`height` screen pixels: whole bands only."""
+    return width, height - height % SIXEL_BAND
 
 
 def colours_first(sixels: str) -> str:
@@ -46,10 +52,20 @@ def colours_first(sixels: str) -> str:
 def sixel_picture() -> type[Widget]:
     """textual-image's sixel widget, drawing our picture as given: no resampling (it would blur),
     no crop past its edges (it would pad with black rows and overflow the band cut)."""
+    from textual_image._terminal import get_cell_size  # noqa: PLC0415 - cached: no query
     from textual_image.widget import SixelImage  # noqa: PLC0415 - see GraphicView.compose
     from textual_image.widget.sixel import _ImageSixelImpl, _NoopRenderable  # noqa: PLC0415 - pinned minor
 
     class ExactSixels(_ImageSixelImpl):
+        def render_lines(self, crop: Any) -> list[Strip]:
+            # Between a resize and the view's new picture, the old one no longer fits: drawn
+            # anyway it ran past the screen's bottom and scrolled it (xterm). Blank cells instead.
+            width, height = get_cell_size()
+            fits = band_cut(self.content_size.width * width, self.content_size.height * height)
+            if self.image is not None and self.image.size != fits:
+                return [Strip.blank(crop.width)] * crop.height
+            return super().render_lines(crop)
+
         def _image_to_sixels(self, image: Any, sixel_options: Any = None, background: Any = None) -> str:
             return colours_first(super()._image_to_sixels(image, sixel_options, background))
 
@@ -58,10 +74,12 @@ def sixel_picture() -> type[Widget]:
 
         def _crop_image(self, image: Any, crop: Any, terminal_sizes: Any) -> Any:
             width, height = terminal_sizes
-            box = (crop.x * width, crop.y * height, crop.right * width, crop.bottom * height)
-            if box[:2] == (0, 0) and box[2] >= image.width and box[3] >= image.height:
+            left, top = crop.x * width, crop.y * height
+            right, bottom = min(crop.right * width, image.width), min(crop.bottom * height, image.height)
+            bottom -= (bottom - top) % SIXEL_BAND  # e.g. the old picture in a smaller window
+            if (left, top, right, bottom) == (0, 0, image.width, image.height):
                 return image
-            return image.cropped(box[0], box[1], min(box[2], image.width), min(box[3], image.height))
+            return image.cropped(left, top, right, bottom)
 
     class ExactSixelImage(SixelImage, Renderable=_NoopRenderable):
         def compose(self) -> ComposeResult:
@@ -117,7 +135,7 @@ class GraphicView(Widget):
     def pixel_size(self) -> tuple[int, int]:
         """The picture's size in screen pixels: the widget's, sixel cut to whole bands."""
         width, height = self.size.width * self.cell[0], self.size.height * self.cell[1]
-        return width, height - height % SIXEL_BAND if self.kind == "sixel" else height
+        return band_cut(width, height) if self.kind == "sixel" else (width, height)
 
     def budgets(self) -> list[Budget]:
         """Full-resolution tiles, as large as whole-number scaling allows and the layout likes.
