@@ -34,6 +34,7 @@ from vae_tui.core.control import TrainControl
 
 from .bridge import UiBridge
 from .driver import terminal_driver
+from .graphics import HALFBLOCK, Graphics, resolve
 from .messages import Batches, Failed, HistoryLoaded, ModelOpened, TrainEvent
 from .widgets.losses import LossHistory, LossPanel
 from .widgets.status import RunStatus, StatusPanel
@@ -97,9 +98,16 @@ class VaeApp(App[int]):
         Binding("ctrl+c", "quit_clean(130)", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, args: argparse.Namespace, driver_class: type[Driver] | None = None) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        driver_class: type[Driver] | None = None,
+        graphics: Graphics = HALFBLOCK,
+    ) -> None:
         super().__init__(driver_class=driver_class)
         self.args = args
+        self.graphics = graphics
+        """How images are drawn; chosen by `graphics.resolve` before the App starts."""
         self.browse_only = bool(args.checkpoint)
         self.control = TrainControl()
         self.history = LossHistory()
@@ -135,11 +143,11 @@ class VaeApp(App[int]):
                 with TabPane("1 Losses", id="losses"):
                     yield LossPanel(self.history, id="tab-losses")
                 with TabPane("2 Reconstructions", id="recon"):
-                    yield ReconstructionView(self.state, id="view-recon")
+                    yield ReconstructionView(self.state, id="view-recon", graphics=self.graphics)
                 with TabPane("3 Samples", id="samples"):
-                    yield SamplesView(self.state, id="view-samples")
+                    yield SamplesView(self.state, id="view-samples", graphics=self.graphics)
                 with TabPane("4 Traversal", id="traversal"):
-                    yield TraversalView(self.state, id="view-traversal")
+                    yield TraversalView(self.state, id="view-traversal", graphics=self.graphics)
         yield Static(
             f"Terminal too small: vae-tui needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]}", id="too-small"
         )
@@ -154,6 +162,8 @@ class VaeApp(App[int]):
             self.query_one(TabbedContent).active = "losses"  # training: show progress first
         self.set_interval(1 / REDRAW_HZ, self.tick)
         self.refresh_status()
+        if self.graphics.notice:
+            self.notify(self.graphics.notice, title="Graphics", severity="warning", timeout=10)
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGTERM, self.action_quit_clean, 143)
@@ -171,6 +181,11 @@ class VaeApp(App[int]):
         self.control.request_stop()
 
     def on_resize(self, event: Any) -> None:
+        if self.graphics.kind == "sixel" and self._driver is not None and not self.is_headless:
+            # Sixel pictures stay on a terminal's screen until erased, and one left past a
+            # shrunk window's new bottom scrolled everything up a line (xterm): erase them all.
+            self._driver.write("\x1b[2J")
+            self.screen.refresh(repaint=True)
         self.apply_size(event.size.width, event.size.height)
 
     def apply_size(self, width: int, height: int) -> None:
@@ -576,7 +591,8 @@ class VaeApp(App[int]):
 
 
 def run_app(args: argparse.Namespace) -> int:
-    app = VaeApp(args, driver_class=terminal_driver())
+    graphics = resolve(getattr(args, "graphics", "halfblock"))  # queries the terminal: before the App
+    app = VaeApp(args, driver_class=terminal_driver(), graphics=graphics)
     logger = logging.getLogger("vae_tui")
     handler = Notice(app)
     logger.addHandler(handler)

@@ -22,6 +22,8 @@ from vae_tui.core.config import (
     TrainConfig,
 )
 
+from .graphics import GRAPHICS_CHOICES
+
 PROG = "vae-tui"
 DEFAULTS = TrainConfig()
 
@@ -97,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --eval: dynamically binarized pixels (literature protocol)",
     )
     mode.add_argument("--json", action="store_true", help="with --eval: print the results as JSON")
+    mode.add_argument(
+        "--graphics",
+        choices=GRAPHICS_CHOICES,
+        default=S,
+        help="how the app draws images: halfblock (default; any terminal), sixel or kitty (sharper, "
+        "where the terminal supports it, else half-block with a notice), auto (a protocol if supported)",
+    )
 
     t = p.add_argument_group("training (defaults: the reference design)")
     t.add_argument(
@@ -218,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--resume and --checkpoint cannot be combined")
     if (args.binarize or args.json) and not args.eval:
         parser.error("--binarize and --json only apply to --eval")
+    if hasattr(args, "graphics") and (args.train_only or args.eval):
+        parser.error("--graphics only applies to the app (not --train-only or --eval)")
     if args.checkpoint and args.train_only and not args.eval:
         parser.error(
             "--checkpoint opens a model to browse (in the app) or to evaluate (--eval); "

@@ -8,6 +8,7 @@ cheaper per redraw than one rich-pixels widget per tile, which keeps key presses
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from rich.color import Color
@@ -112,6 +113,16 @@ def fit_count(pixels: int, factor: int) -> int:
     return max(0, (pixels - pad) // (tile + pad))
 
 
+class Budget(NamedTuple):
+    """One way to lay a grid out: `width`×`height` grid pixels, tiles downsampled by `factor`,
+    each grid pixel drawn as `scale`×`scale` screen pixels."""
+
+    width: int
+    height: int
+    factor: int
+    scale: int
+
+
 class PixelView(Widget):
     """Draws one RGB image, centred; shows a one-line note instead when there is none."""
 
@@ -134,7 +145,7 @@ class PixelView(Widget):
         self._strips_key = None
         super().notify_style_update()
 
-    def set_image(self, image: np.ndarray | None, note: str = "") -> None:
+    def set_image(self, image: np.ndarray | None, note: str = "", scale: int = 1) -> None:
         if image is None:
             self._lines, self._image_width = [], 0
         else:
@@ -147,6 +158,11 @@ class PixelView(Widget):
     def pixel_size(self) -> tuple[int, int]:
         """(width, height) in pixels that fit: one per column, two per row."""
         return self.size.width, self.size.height * 2
+
+    def budgets(self) -> list[Budget]:
+        """Full-size tiles if they fit well, else 2× smaller ones (the last choice always goes)."""
+        width, height = self.pixel_size
+        return [Budget(width, height, 1, 1), Budget(width, height, 2, 1)]
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size

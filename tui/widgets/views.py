@@ -1,24 +1,30 @@
 """The three image views: reconstructions, samples and latent traversals.
 
 Each view lays its grid out for the space it has (full-size 28×28 tiles when enough fit, else
-2× downsampled ones), pages through what does not fit and says so in its caption: nothing is
-ever cropped silently. Views draw only when visible; a hidden view is marked stale instead.
+2× downsampled ones in half-block cells, or a smaller whole-number scale through a graphics
+protocol), pages through what does not fit and says so in its caption: nothing is ever cropped
+silently. Views draw only when visible; a hidden view is marked stale instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from .pixels import PixelView, fit_count, tile_image
+from ..graphics import HALFBLOCK, Graphics
+from .graphic import GraphicView
+from .pixels import Budget, PixelView, fit_count, tile_image
 from .text_line import TextLines
 
 if TYPE_CHECKING:
     from vae_tui.core.explorer import LatentExplorer
+
+Layout = TypeVar("Layout")
 
 SAMPLE_COUNT = 64
 TRAVERSAL_STEPS = 9
@@ -48,10 +54,6 @@ class BrowseState:
         return f" (label {int(e.labels[index])})"
 
 
-def choose_factor(fits_full: bool) -> int:
-    return 1 if fits_full else 2
-
-
 class ImageView(Vertical):
     """A caption over a PixelView; subclasses build the picture for the space available."""
 
@@ -60,14 +62,22 @@ class ImageView(Vertical):
     ImageView > .caption { height: 2; padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, state: BrowseState, *, id: str | None = None) -> None:
+    def __init__(self, state: BrowseState, *, id: str | None = None, graphics: Graphics = HALFBLOCK) -> None:
         super().__init__(id=id)
         self.state = state
+        self.graphics = graphics
         self.stale = True
 
     def compose(self) -> ComposeResult:
         yield TextLines(classes="caption")
-        yield PixelView()
+        if self.graphics.protocol:
+            yield GraphicView(self.graphics.kind, self.graphics.cell, classes="picture-view")
+        else:
+            yield PixelView(classes="picture-view")
+
+    @property
+    def picture(self) -> PixelView | GraphicView:
+        return self.query_one(".picture-view", PixelView if not self.graphics.protocol else GraphicView)
 
     def on_resize(self) -> None:
         self.stale = True
@@ -78,7 +88,7 @@ class ImageView(Vertical):
         self.stale = self.stale or force
         if not self.stale or not self.is_on_screen:
             return
-        view = self.query_one(PixelView)
+        view = self.picture
         caption = self.query_one(".caption", TextLines)
         width, height = view.pixel_size
         if width == 0 or height == 0:  # not laid out yet: draw once it has a size
@@ -94,8 +104,8 @@ class ImageView(Vertical):
             caption.set(self.title_text())
             self.stale = False
             return
-        image, text = self.build(width, height)
-        view.set_image(image, "enlarge the terminal to see this view" if image is None else "")
+        image, text, scale = self.build(view.budgets())
+        view.set_image(image, "enlarge the terminal to see this view" if image is None else "", scale)
         caption.set(text)
         self.stale = False
 
@@ -106,8 +116,19 @@ class ImageView(Vertical):
     def title_text(self) -> str:
         return ""
 
-    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+    def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
+        """The grid image (None if nothing fits), the caption, and the scale to draw it at."""
         raise NotImplementedError
+
+
+def pick(
+    budgets: list[Budget], layout: Callable[[Budget], Layout], fits: Callable[[Layout], bool]
+) -> tuple[Layout, Budget]:
+    """The first budget whose layout `fits` (shows enough tiles), else the last one."""
+    for budget in budgets[:-1]:
+        if fits(planned := layout(budget)):
+            return planned, budget
+    return layout(budgets[-1]), budgets[-1]
 
 
 def page_of(selected: int, per_page: int, total: int) -> tuple[int, int]:
@@ -122,24 +143,21 @@ class ReconstructionView(ImageView):
     def title_text(self) -> str:
         return "Reconstructions: test images over their reconstructions"
 
-    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+    def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
         s, e = self.state, self.state.explorer
         assert e is not None
 
-        def layout(factor: int) -> tuple[int, int]:
-            tile, pad = 28 // factor, 2 if factor == 1 else 1
-            cols = fit_count(width, factor)
+        def layout(b: Budget) -> tuple[int, int]:
+            tile, pad = 28 // b.factor, 2 if b.factor == 1 else 1
+            cols = fit_count(b.width, b.factor)
             pairs = 0
-            while pad + (pairs + 1) * 2 * (tile + pad) + pairs * 2 * pad <= height:
+            while pad + (pairs + 1) * 2 * (tile + pad) + pairs * 2 * pad <= b.height:
                 pairs += 1
             return cols, pairs
 
-        cols, pairs = layout(1)
-        factor = choose_factor(cols * pairs >= 8)
-        if factor == 2:
-            cols, pairs = layout(2)
+        (cols, pairs), (_, _, factor, scale) = pick(budgets, layout, lambda cp: cp[0] * cp[1] >= 8)
         if cols == 0 or pairs == 0:
-            return None, self.title_text()
+            return None, self.title_text(), 1
         per_page = cols * pairs
         start, stop = page_of(s.image, per_page, e.count)
         indices = list(range(start, stop))
@@ -158,7 +176,7 @@ class ReconstructionView(ImageView):
             f"{' · 2× smaller' if factor == 2 else ''}\n"
             f"Selected #{s.image + 1}{s.label(s.image)}: BCE {bce:.1f} + KLD {kld:.1f} nats"
         )
-        return image, text
+        return image, text, scale
 
 
 class SamplesView(ImageView):
@@ -167,15 +185,16 @@ class SamplesView(ImageView):
     def title_text(self) -> str:
         return "Samples decoded from z ~ N(0, I)"
 
-    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+    def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
         s, e = self.state, self.state.explorer
         assert e is not None and s.samples_z is not None
-        cols, rows = fit_count(width, 1), fit_count(height, 1)
-        factor = choose_factor(cols * rows >= 12)
-        if factor == 2:
-            cols, rows = fit_count(width, 2), fit_count(height, 2)
+        (cols, rows), (_, _, factor, scale) = pick(
+            budgets,
+            lambda b: (fit_count(b.width, b.factor), fit_count(b.height, b.factor)),
+            lambda cr: cr[0] * cr[1] >= 12,
+        )
         if cols == 0 or rows == 0:
-            return None, self.title_text()
+            return None, self.title_text(), 1
         per_page = cols * rows
         start, stop = page_of(s.sample, per_page, SAMPLE_COUNT)
         decoded = e.decode(s.samples_z[start:stop])
@@ -188,7 +207,7 @@ class SamplesView(ImageView):
             f"{' · 2× smaller' if factor == 2 else ''}\n"
             f"Selected {s.sample + 1} · z draw #{s.sample_seed + 1}, kept across epochs (n: new z)"
         )
-        return image, text
+        return image, text, scale
 
 
 class TraversalView(ImageView):
@@ -197,16 +216,17 @@ class TraversalView(ImageView):
     def title_text(self) -> str:
         return "Latent traversal"
 
-    def build(self, width: int, height: int) -> tuple[np.ndarray | None, str]:
+    def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
         s, e = self.state, self.state.explorer
         assert e is not None
-        steps, rows = fit_count(width, 1), fit_count(height, 1)
-        factor = choose_factor(steps >= 7 and rows >= 3)
-        if factor == 2:
-            steps, rows = fit_count(width, 2), fit_count(height, 2)
+        (steps, rows), (_, _, factor, scale) = pick(
+            budgets,
+            lambda b: (fit_count(b.width, b.factor), fit_count(b.height, b.factor)),
+            lambda sr: sr[0] >= 7 and sr[1] >= 3,
+        )
         steps = min(TRAVERSAL_STEPS, steps)
         if steps < 3 or rows == 0:
-            return None, self.title_text()
+            return None, self.title_text(), 1
         if steps % 2 == 0:
             steps -= 1  # keep the base value (0 offset) in the middle column
         rows = min(rows, e.latent_dim)
@@ -221,4 +241,4 @@ class TraversalView(ImageView):
             f"{' · 2× smaller' if factor == 2 else ''}\n"
             f"Selected z{s.dim + 1} · base: {where} (z: toggle)"
         )
-        return image, text
+        return image, text, scale
