@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -59,8 +60,33 @@ def training_threads(busy_threads: int) -> int:
     full epochs, side by side, median of 3): headless without SwanLab, 2 threads ran 1.21× faster
     than 1; with SwanLab offline, 1 thread was faster (2 threads: 0.93×); in the app, 1 thread
     trained 1.56× faster than 2 (16,015 vs 10,295 img/s).
+
+    Cores other processes keep busy count too: on 2 cores with one busy loop beside it, headless
+    without SwanLab ran at 4,700–6,800 img/s with 2 threads and 13,400–20,900 with 1 (idle: 28–31k
+    with 2, ~19k with 1), so cores busy right now are taken off as well.
     """
-    return max(1, TORCH_DEFAULT_THREADS - busy_threads)
+    return max(1, TORCH_DEFAULT_THREADS - busy_threads - busy_cores())
+
+
+def busy_cores(interval: float = 0.25) -> int:
+    """Cores other processes keep busy right now, rounded (Linux; 0 elsewhere). Measured over a
+    short window rather than read off the load average, which still counts a run that just ended."""
+
+    def snapshot() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
+
+    try:
+        idle0, total0 = snapshot()
+        time.sleep(interval)  # this process is idle meanwhile: what is busy is someone else
+        idle1, total1 = snapshot()
+    except (OSError, ValueError, IndexError):
+        return 0
+    if total1 <= total0:
+        return 0
+    busy = 1 - (idle1 - idle0) / (total1 - total0)
+    return int(busy * (os.cpu_count() or 1) + 0.5)
 
 
 class TrainingDiverged(VaeTuiError):

@@ -229,3 +229,24 @@ def test_a_pause_at_an_epoch_boundary_reports_the_next_epochs_beta(tiny_config: 
     threading.Timer(0.1, control.resume).start()
     assert isinstance(next(stream), BatchEnd)
     stream.close()
+
+
+def test_cores_busy_elsewhere_are_left_alone() -> None:
+    """Torch threads beyond the free cores wait at every op for the one that lost its core
+    (4–10× slower measured here), so a busy core elsewhere costs the run a thread."""
+    import subprocess
+    import sys
+    import time
+
+    from vae_tui.core.train import TORCH_DEFAULT_THREADS, busy_cores, training_threads
+
+    if not Path("/proc/stat").is_file():
+        pytest.skip("no /proc/stat: busy cores are not measured here")
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert busy_cores() >= 1
+        assert training_threads(busy_threads=0) <= max(1, TORCH_DEFAULT_THREADS - 1)
+    finally:
+        spin.kill()
+        spin.wait()
