@@ -89,12 +89,15 @@ def test_without_a_terminal_plain_vae_tui_runs_headless(tmp_path: Path) -> None:
     """`ssh host vae-tui` without -t, nohup, CI: no App is created, the run goes headless."""
     result = subprocess.run(
         [str(VAE_TUI), "--epochs", "1", "--train-limit", "256", "--test-limit", "64", "--hidden-dim", "16",
-         "--latent-dim", "2", "--run-dir", str(tmp_path / "run"), "--swanlab", "disabled", "--iwae-k", "0"],
+         "--latent-dim", "2", "--run-dir", str(tmp_path / "run"), "--swanlab", "disabled", "--iwae-k", "0",
+         "--graphics", "sixel"],
         check=False, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "vae-tui: no terminal on stdin/stderr, running headless (as --train-only)"
+    assert lines[0] == (
+        "vae-tui: no terminal on stdin/stderr, running headless (as --train-only); --graphics does not apply"
+    )
     assert "--- Epoch [1/1] Summary ---" in lines
     assert "\x1b" not in result.stdout + result.stderr
 

@@ -260,7 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.train_only or not has_terminal():
             if not args.train_only:
-                print(f"{PROG}: no terminal on stdin/stderr, running headless (as --train-only)", flush=True)
+                ignored = "; --graphics does not apply" if hasattr(args, "graphics") else ""
+                print(
+                    f"{PROG}: no terminal on stdin/stderr, running headless (as --train-only){ignored}",
+                    flush=True,
+                )
             from .headless import run_headless  # noqa: PLC0415
 
             return run_headless(args)
