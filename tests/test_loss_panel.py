@@ -121,6 +121,18 @@ async def test_y_labels_are_evenly_spaced_at_any_height(height: int) -> None:
             assert spacing > 0 and labels == list(range(labels[0], labels[-1] - 1, -spacing)), labels
 
 
+@pytest.mark.parametrize("epochs", [2, 6])
+async def test_a_few_epochs_get_a_tick_each(epochs: int) -> None:
+    h = LossHistory()
+    h.epochs.extend(REAL_EPOCHS[:epochs])
+    h.epoch_version += 1
+    app = PanelApp(h)
+    async with app.run_test(size=(80, 30)) as pilot:
+        app.query_one(LossPanel).redraw(force=True)
+        await pilot.pause(0.2)
+        assert axis_labels(app.query_one("#epoch-plot", LossPlot)) == list(range(1, epochs + 1))
+
+
 async def test_one_epoch_is_a_labelled_point_inside_the_plot() -> None:
     """After the first epoch the axis read 0.9999990 … 1.0000005, and the held-out point, the
     largest value, sat above the autoscaled range and was not drawn."""

@@ -252,7 +252,9 @@ class LossPanel(Vertical):
             epoch_plot.set_ylimits(*epoch_ylimits(table))
             # One epoch is one point: autoscaling a zero-width range labelled the axis 0.9999990.
             epoch_plot.set_xlimits(*((0.5, 1.5) if len(epochs) == 1 else (None, None)))
-            epoch_plot.set_xticks([float(epochs[0])] if len(epochs) == 1 else None)
+            # Few epochs: a tick per epoch, not 1.2, 1.4, … (where each label gets 4 columns).
+            whole = len(epochs) == 1 or epoch_plot.size.width >= 4 * len(epochs) + epoch_plot.margin_left
+            epoch_plot.set_xticks([float(e) for e in epochs] if whole else None)
             # The average loss is drawn last: where curves share a cell the last one's colour
             # shows, and the headline curve must not vanish under BCE.
             for key, _, style in sorted(SERIES, key=lambda series: series[0] == "loss"):
