@@ -70,7 +70,8 @@ def training_threads(busy_threads: int) -> int:
 
 def busy_cores(interval: float = 0.25) -> int:
     """Cores other processes keep busy right now, rounded (Linux; 0 elsewhere). Measured over a
-    short window rather than read off the load average, which still counts a run that just ended."""
+    short window rather than read off the load average, which still counts a run that just ended;
+    this process's own threads (the app's UI, SwanLab's writer) are already `busy_threads`."""
 
     def snapshot() -> tuple[int, int]:
         with open("/proc/stat") as f:
@@ -78,15 +79,16 @@ def busy_cores(interval: float = 0.25) -> int:
         return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
 
     try:
-        idle0, total0 = snapshot()
-        time.sleep(interval)  # this process is idle meanwhile: what is busy is someone else
-        idle1, total1 = snapshot()
+        (idle0, total0), own0, wall0 = snapshot(), time.process_time(), time.monotonic()
+        time.sleep(interval)
+        (idle1, total1), own1, wall1 = snapshot(), time.process_time(), time.monotonic()
     except (OSError, ValueError, IndexError):
         return 0
     if total1 <= total0:
         return 0
-    busy = 1 - (idle1 - idle0) / (total1 - total0)
-    return int(busy * (os.cpu_count() or 1) + 0.5)
+    busy = (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+    own = (own1 - own0) / max(wall1 - wall0, 1e-9)
+    return max(0, int(busy - own + 0.5))
 
 
 class TrainingDiverged(VaeTuiError):

@@ -122,12 +122,11 @@ class VaeApp(App[int]):
         self.paused_at_step: int | None = None
         """The step training is paused at, once the loop has confirmed it."""
         self._gc_frozen = False
-        self.last_checkpoint: str | None = None
         self.last_saved: Any = None
+        """The last CheckpointSaved event: where a resume would start."""
         self.failure: Failed | None = None
         """Training stopped on an error (NaN, a full disk): the app stays open to browse, and
         says it again, with its exit code, when it closes."""
-        """The last CheckpointSaved event: where a resume would start."""
         self.tracker: Any = None
         self._rate: list[tuple[float, int]] = []
 
@@ -387,7 +386,7 @@ class VaeApp(App[int]):
             if self.tracker is not None and self.tracker.active_mode:
                 s.swanlab = self.tracker.active_mode
         elif isinstance(e, ev.CheckpointSaved):
-            self.last_checkpoint, self.last_saved = e.path, e
+            self.last_saved = e
             if e.reason == "request":
                 where = f"epoch {e.epoch + 1}, batch {e.batch}" if e.batch else f"after epoch {e.epoch}"
                 self.notify(f"Checkpoint saved ({where}): {e.path}", title="Saved")
@@ -406,6 +405,10 @@ class VaeApp(App[int]):
             if e.status == "completed":
                 self.notify("Training finished; browse with the arrow keys, q to quit.", title="Done")
         self.refresh_status()
+
+    @property
+    def last_checkpoint(self) -> str | None:
+        return self.last_saved.path if self.last_saved is not None else None
 
     def stop_clock(self) -> None:
         """Elapsed time is training time: it stops when training does, paused or not."""

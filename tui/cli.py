@@ -188,11 +188,15 @@ BROWSE_FIELDS = {"dataset", "data_dir", "test_limit"}
 """What --eval and browsing a --checkpoint read; any other training flag would be ignored."""
 
 
+def flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
 def unused_flags(args: argparse.Namespace) -> list[str]:
     """Training flags given with --checkpoint that it would silently ignore (a trained model is
     scored or browsed as it is: `--latent-dim 2` cannot change it)."""
     allowed = EVAL_FIELDS if args.eval else BROWSE_FIELDS
-    return ["--" + f.replace("_", "-") for f in sorted(TRAIN_FIELDS - allowed) if hasattr(args, f)]
+    return [flag(f) for f in sorted(TRAIN_FIELDS - allowed) if hasattr(args, f)]
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -235,10 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--train-only trains a new run (continue one with --resume RUN_DIR)"
         )
 
-    if args.checkpoint and (args.eval or not args.train_only) and (unused := unused_flags(args)):
-        reads = ", ".join(
-            "--" + f.replace("_", "-") for f in sorted(EVAL_FIELDS if args.eval else BROWSE_FIELDS)
-        )
+    if args.checkpoint and (unused := unused_flags(args)):  # (--train-only is refused above)
+        reads = ", ".join(flag(f) for f in sorted(EVAL_FIELDS if args.eval else BROWSE_FIELDS))
         parser.error(
             f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply "
             f"{'with --eval' if args.eval else 'when browsing'}: a trained model is used as it is "

@@ -86,15 +86,19 @@ class FastCanvas(Canvas):
         super().notify_style_update()
 
 
-class EdgeTicks(NumericAxisFormatter):
+class PlotTicks(NumericAxisFormatter):
+    """Nice ticks that can see the plot they are for (its size, where a value lands)."""
+
+    def __init__(self, plot: PlotWidget) -> None:
+        self.plot = plot
+
+
+class EdgeTicks(PlotTicks):
     """Nice x ticks, minus any whose centred label would run past the plot's right edge.
 
     textual-plot right-aligns only a tick exactly at the axis end: with 1007 steps the tick at
     1000 sat in the last column and its label was cut to "100", a wrong number on the axis.
     """
-
-    def __init__(self, plot: PlotWidget) -> None:
-        self.plot = plot
 
     def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
         ticks = super().get_ticks(min_, max_, max_ticks)
@@ -109,15 +113,12 @@ class EdgeTicks(NumericAxisFormatter):
         return kept if kept or not ticks else ticks[:1]
 
 
-class RowTicks(NumericAxisFormatter):
+class RowTicks(PlotTicks):
     """Nice y ticks, coarser until each has a row of its own.
 
     textual-plot asks for up to 8 ticks whatever the height: on a 6-row plot two ticks shared a
     row and one label overwrote the other, so the axis read 140 120 100 60 40.
     """
-
-    def __init__(self, plot: PlotWidget) -> None:
-        self.plot = plot
 
     def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
         ticks: list[float] = []
@@ -182,7 +183,8 @@ def epoch_ylimits(table: dict[str, np.ndarray]) -> tuple[float | None, float | N
     values = np.concatenate(list(table.values()))
     if not np.isfinite(values).all():
         return None, None  # autoscale
-    later = np.concatenate([v[1:] for v in table.values()]) if len(values) >= 3 * len(table) else values
+    epochs = len(next(iter(table.values())))
+    later = np.concatenate([v[1:] for v in table.values()]) if epochs >= 3 else values
     lo, hi = float(values.min()), float(later.max())
     pad = 0.05 * (hi - lo) or 1.0
     return lo - pad, hi + pad

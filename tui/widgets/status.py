@@ -63,11 +63,11 @@ class RunStatus:
     paused_at: float | None = None
     paused_total: float = 0.0
     ended_at: float | None = None
+    """When training finished or stopped: the clock stops there."""
     iwae_k: int = 0
     """K of the final IWAE bound, while it is being computed."""
     eval_skipped: bool = False
     """Quit while the final bound was computed: the run is complete, its bound missing."""
-    """When training finished or stopped: the clock stops there."""
     last_epoch: dict[str, float] | None = None
     final: dict[str, Any] | None = None
     message: str = ""
