@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(BIN)/vae-tui $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check core tui tests benchmarks
-	$(BIN)/ruff format --check core tui tests benchmarks
+	$(BIN)/ruff check vae_tui core tui tests benchmarks
+	$(BIN)/ruff format --check vae_tui core tui tests benchmarks
 
 test: $(STAMP) lint
 	$(BIN)/pytest -q

@@ -97,7 +97,7 @@ def prepare_mnist(root: Path) -> Path:
     """Decompress the bundled MNIST into root/MNIST/raw, where torchvision reads it offline."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    for gz in sorted((REPO / "assets" / "mnist").glob("*.gz")):
+    for gz in sorted((REPO / "core" / "mnist").glob("*.gz")):
         target = raw / gz.name[: -len(".gz")]
         if not target.exists():
             with gzip.open(gz, "rb") as src, open(target, "wb") as dst:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import torch
 
 from .errors import CheckpointError
+from .memory import check_file
 
 E = TypeVar("E", bound=BaseException)
 
@@ -115,8 +116,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         path = path / "checkpoint.pt"
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    if path.stat().st_size == 0:
+    if (size := path.stat().st_size) == 0:
         raise CheckpointError(f"checkpoint {path} is empty")
+    check_file(path, size)  # torch.load reads it all into memory
     try:
         with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
             warnings.simplefilter("ignore")

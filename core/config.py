@@ -7,8 +7,6 @@ field is a plain JSON value.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 KL_ANNEAL_CHOICES = ("linear", "none")
@@ -34,9 +32,12 @@ class TrainConfig:
     input_dim: int = 784
     """Pixels per image (28×28 for both datasets)."""
     kl_anneal: str = "linear"
-    """`linear`: β = beta_max · epoch_index / epochs (0 in the first epoch); `none`: β = beta_max."""
+    """`linear` (the reference's): β = beta_max · epoch_index / epochs, with epoch_index counted from
+    0, so 0 in the first epoch and beta_max · (epochs − 1) / epochs in the last (0.98 · beta_max of
+    50): β never reaches beta_max. `none`: β = beta_max in every epoch. See `kl_weight`."""
     beta_max: float = 1.0
-    """The KL weight the schedule rises towards."""
+    """The scale of the KL weight: `linear` rises towards it and stops one step short, `none` trains
+    at it throughout. (Held-out metrics always use β = 1.)"""
     seed: int = 0
     """Seeds the weights, the data order and the sampling noise."""
     device: str = "auto"
@@ -50,7 +51,8 @@ class TrainConfig:
     test_limit: int | None = None
     """Use only the first N test images for held-out metrics."""
     run_dir: str | None = None
-    """Where config, checkpoint, metrics, grids and SwanLab logs go; default runs/<timestamp>."""
+    """Where config, checkpoint, metrics, grids and SwanLab logs go; None: training claims a
+    fresh runs/<timestamp> (core/runlock.py)."""
     swanlab: str = "offline"
     """`offline` (default, no network), `cloud` (needs SWANLAB_API_KEY) or `disabled`."""
     iwae_k: int = 100
@@ -74,13 +76,3 @@ def kl_weight(epoch_index: int, config: TrainConfig) -> float:
     if config.kl_anneal == "none":
         return config.beta_max
     return config.beta_max * epoch_index / config.epochs
-
-
-def default_run_dir() -> str:
-    """runs/<timestamp> under the current folder, to the second (plus a counter if taken)."""
-    base = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return str(candidate)

@@ -2,8 +2,9 @@
 
 Resolution order for a dataset: `--data-dir` when given (no fallback: the user asked for that
 folder); else the per-user cache; if the cache lacks it, install it there from the copy the
-repo bundles (MNIST) or the system's (Debian's `dataset-fashion-mnist`); only then try
-torchvision's downloader. Each split is read once into one float tensor in [0, 1], so the
+package bundles (MNIST, package data in `vae_tui/core/mnist/`, found through importlib.resources
+however the package is installed) or the system's (Debian's `dataset-fashion-mnist`); only then
+try torchvision's downloader. Each split is read once into one float tensor in [0, 1], so the
 training loop never touches PIL or a per-sample transform.
 """
 
@@ -15,8 +16,9 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +26,6 @@ import torch
 
 from .errors import DataError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_MNIST = REPO_ROOT / "assets" / "mnist"
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 SPLIT_FILES = {
@@ -46,6 +46,12 @@ MNIST_MD5 = {
 
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+
+
+# The MNIST files shipped as package data, located through importlib.resources so they are found
+# however the package is installed (wheel, pipx, editable). A regular install has them as files on
+# disk; a zip import is not supported (torch itself cannot be imported from one).
+BUNDLED_MNIST = Path(str(resources.files(__package__).joinpath("mnist")))
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,24 @@ def find_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def missing_files(folder: Path) -> list[str]:
-    return [name for name in FILE_NAMES if find_file(folder, name) is None]
+SPLITS = tuple(SPLIT_FILES)
+"""Training reads both splits; evaluation and browsing read only `("test",)`."""
+
+
+def split_files(splits: Sequence[str]) -> list[str]:
+    return [name for split in splits for name in SPLIT_FILES[split]]
+
+
+def missing_files(folder: Path, splits: Sequence[str] = SPLITS) -> list[str]:
+    return [name for name in split_files(splits) if find_file(folder, name) is None]
+
+
+def needed_files(spec: DatasetSpec, splits: Sequence[str], named: bool = True) -> str:
+    """What a fix must provide: `the four MNIST IDX files`, or the test split and (`named`) its files."""
+    if tuple(splits) == SPLITS:
+        return f"the four {spec.title} IDX files"
+    files = f" ({' and '.join(split_files(splits))}, .gz or uncompressed)" if named else ""
+    return f"the {spec.title} {' and '.join(splits)} split{files}"
 
 
 def read_raw(path: Path) -> bytes:
@@ -159,16 +181,20 @@ def verify_checksums(folder: Path, md5: dict[str, str]) -> list[str]:
     return bad
 
 
-def install_from(source: Path, target: Path, spec: DatasetSpec) -> None:
-    """Copy the four files into `target` via a temp folder, so a half-copied cache never exists."""
-    if missing := missing_files(source):
+def install_from(source: Path, target: Path, spec: DatasetSpec, splits: Sequence[str] = SPLITS) -> None:
+    """Copy the files of `splits` (and any other of the four that `source` has) into `target` via
+    a temp folder, so a half-copied cache never exists."""
+    if not source.is_dir():
+        raise DataError(f"{source} does not exist")
+    if missing := missing_files(source, splits):
         raise DataError(f"{source} lacks {', '.join(missing)}")
-    if spec.md5 and (bad := verify_checksums(source, spec.md5)):
+    names = [name for name in FILE_NAMES if find_file(source, name) is not None]
+    if spec.md5 and (bad := verify_checksums(source, {n: spec.md5[n] for n in names})):
         raise DataError(f"{source}: checksum mismatch for {', '.join(bad)}")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        for name in FILE_NAMES:
+        for name in names:
             src = find_file(source, name)
             assert src is not None
             shutil.copyfile(src, staging / src.name)
@@ -205,8 +231,10 @@ def resolve_dataset_dir(
     *,
     cache: Path | None = None,
     download: Callable[[DatasetSpec, Path], None] | None = download_with_torchvision,
+    splits: Sequence[str] = SPLITS,
 ) -> Path:
-    """The folder holding the dataset's four IDX files, installing or downloading it if needed."""
+    """The folder holding the dataset's IDX files for `splits` (training needs both, evaluation
+    and browsing only the test split), installing or downloading them if needed."""
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r} (choose from {', '.join(DATASETS)})")
     spec = DATASETS[dataset]
@@ -217,26 +245,26 @@ def resolve_dataset_dir(
             raise DataError(
                 f"--data-dir {folder} {what}; point it at a folder holding the {spec.title} IDX files"
             )
-        if missing := missing_files(folder):
+        if missing := missing_files(folder, splits):
             raise DataError(
                 f"--data-dir {folder} lacks {', '.join(missing)} (.gz or uncompressed); "
-                f"point it at a folder holding the four {spec.title} IDX files"
+                f"point it at a folder holding {needed_files(spec, splits, named=False)}"
             )
         return folder
 
     target = (cache or cache_dir()) / "datasets" / spec.name
     tried: list[str] = []
-    if not missing_files(target):
+    if not (missing := missing_files(target, splits)):
         return target
-    tried.append(f"cache {target}: missing")
+    tried.append(f"cache {target}: " + (f"lacks {', '.join(missing)}" if target.is_dir() else "missing"))
     if spec.seed_dir is not None:
         try:
-            install_from(spec.seed_dir, target, spec)
+            install_from(spec.seed_dir, target, spec, splits)
             return target
         except DataError as e:
             tried.append(f"local copy: {e}")
         except OSError as e:
-            if not missing_files(spec.seed_dir):
+            if not missing_files(spec.seed_dir, splits):
                 return spec.seed_dir  # the cache is not writable: read the local copy in place
             tried.append(f"local copy: {e}")
     if os.environ.get("VAE_TUI_NO_DOWNLOAD"):
@@ -247,7 +275,8 @@ def resolve_dataset_dir(
             return target
         except (DataError, OSError) as e:
             tried.append(str(e))
+    what = spec.title if tuple(splits) == SPLITS else f"{spec.title} ({' and '.join(splits)} split)"
     raise DataError(
-        f"{spec.title} not available ({'; '.join(tried)}); fix: put the four IDX files in "
+        f"{what} not available ({'; '.join(tried)}); fix: put {needed_files(spec, splits)} in "
         f"{target} or pass --data-dir"
     )

@@ -27,6 +27,8 @@ class EvaluationStopped(Exception):
 EVAL_SEED = 12345  # the held-out estimate uses the same noise every epoch, so epochs compare
 LOG_2PI = math.log(2 * math.pi)
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Cov_x(E_q[z_i]) above this counts as active
+CHUNK_IMAGES = 2000  # images encoded at once by the held-out pass and the latent usage
+IWAE_BUDGET = 2_000_000  # pixel logits the IWAE bound holds at once, whatever K
 
 
 def binarized(images: Tensor, seed: int = EVAL_SEED) -> Tensor:
@@ -37,7 +39,7 @@ def binarized(images: Tensor, seed: int = EVAL_SEED) -> Tensor:
 
 @torch.inference_mode()
 def heldout_elbo(
-    model: VAE, images: Tensor, *, batch_size: int = 2000, seed: int = EVAL_SEED
+    model: VAE, images: Tensor, *, batch_size: int = CHUNK_IMAGES, seed: int = EVAL_SEED
 ) -> dict[str, float]:
     """Negative ELBO per image (β = 1) from one z per image: mean, its standard error, parts."""
     g = torch.Generator(device=images.device).manual_seed(seed)
@@ -81,6 +83,15 @@ def softplus_sum(logits: Tensor) -> Tensor:
     return logits.clamp(min=0).sum(-1) + products.log_().sum(-1)
 
 
+def iwae_chunks(images: int, pixels: int, k: int, budget: int = IWAE_BUDGET) -> tuple[int, int]:
+    """(images, samples per image) that `iwae_nll` decodes at once: at most `budget` pixel logits
+    (at least one pair), so its memory does not grow with K, except its (images, K) log-weights."""
+    per_chunk = max(1, budget // pixels)  # (image, sample) pairs decoded at once
+    images_per_chunk = max(1, min(images, per_chunk // k))
+    samples_per_chunk = max(1, min(k, per_chunk // images_per_chunk))
+    return images_per_chunk, samples_per_chunk
+
+
 @torch.inference_mode()
 def iwae_nll(
     model: VAE,
@@ -88,7 +99,7 @@ def iwae_nll(
     k: int,
     *,
     seed: int = EVAL_SEED,
-    budget: int = 2_000_000,
+    budget: int = IWAE_BUDGET,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """The importance-weighted bound on −log p(x) with `k` samples (Burda et al. 2016).
@@ -104,9 +115,7 @@ def iwae_nll(
     """
     g = torch.Generator(device=images.device).manual_seed(seed)
     n, pixels = images.shape[0], images[0].numel()
-    per_chunk = max(1, budget // pixels)  # (image, sample) pairs decoded at once
-    images_per_chunk = max(1, min(n, per_chunk // k))
-    samples_per_chunk = max(1, min(k, per_chunk // images_per_chunk))
+    images_per_chunk, samples_per_chunk = iwae_chunks(n, pixels, k, budget)
     nll = torch.empty(n, dtype=torch.float64)
     for start in range(0, n, images_per_chunk):
         if should_stop is not None and should_stop():
@@ -133,7 +142,7 @@ def iwae_nll(
 
 
 @torch.inference_mode()
-def latent_usage(model: VAE, images: Tensor, *, batch_size: int = 2000) -> dict[str, Any]:
+def latent_usage(model: VAE, images: Tensor, *, batch_size: int = CHUNK_IMAGES) -> dict[str, Any]:
     """Per-dimension KL (mean over images) and active units, Cov_x(E_q[z_i]) > 0.01."""
     mus, kls = [], []
     for start in range(0, images.shape[0], batch_size):

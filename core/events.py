@@ -30,6 +30,9 @@ class RunStarted:
     test_labels: torch.Tensor = field(repr=False)
     start_batch: int = 0
     """Batches of epoch start_epoch + 1 already done (a run stopped mid-epoch resumes there)."""
+    start_seconds: float = 0.0
+    """Time already spent on those batches; it is part of that epoch's `EpochEnd.seconds`. The
+    run's earlier complete epochs' time is in metrics.jsonl (`metrics.training_time`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,10 @@ class ModelSnapshot:
     """A CPU copy of the weights, for viewers that decode on their own thread."""
 
     epoch: int
+    """Epochs complete in these weights."""
     state: dict[str, torch.Tensor] = field(repr=False)
+    batch: int = 0
+    """Batches of the next epoch in them too: a copy asked for mid-epoch (the app's `r`)."""
 
 
 @dataclass(frozen=True, slots=True)

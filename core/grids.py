@@ -43,6 +43,28 @@ def pairs_grid(originals: np.ndarray, reconstructions: np.ndarray, columns: int 
     return make_grid(np.stack(order), columns)
 
 
+PREVIEW_IMAGES = 16  # fixed test images whose reconstructions are shown and logged every epoch
+PREVIEW_SAMPLES = 64  # fixed z whose decodings are shown and logged every epoch
+
+
+def preview_latents(latent_dim: int, seed: int) -> torch.Tensor:
+    """The run's fixed z ~ N(0, I) for its sample grid: the same every epoch (and in --eval),
+    so successive grids show the samples forming rather than new random draws."""
+    generator = torch.Generator().manual_seed(seed + 2)
+    return torch.randn(PREVIEW_SAMPLES, latent_dim, generator=generator)
+
+
+@torch.inference_mode()
+def preview_grids(
+    model: torch.nn.Module, images: torch.Tensor, z: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reconstructions grid, samples grid) of a model: `images` over their decoded posterior
+    means (the steady picture, no sampling noise), and the decodings of `z` in rows of 8."""
+    recon = model.decode(model.encode(images)[0])  # type: ignore[operator]
+    samples = model.decode(z)  # type: ignore[operator]
+    return pairs_grid(to_uint8(images), to_uint8(recon)), make_grid(to_uint8(samples), 8)
+
+
 class GridWriter:
     """Saves each epoch's grids as PNG files under `<run dir>/images/`."""
 

@@ -146,6 +146,19 @@ def _append(path: Path | None, row: dict[str, Any]) -> None:
         raise MetricsError(f"cannot write {path}: {e.strerror or e}; training stopped") from None
 
 
+def training_time(run_dir: str | os.PathLike[str]) -> tuple[int, float]:
+    """(epochs, seconds): the run's complete epochs in metrics.jsonl and the time they took over
+    all its sessions, the sum of their `seconds` (each epoch's training and held-out evaluation;
+    an epoch stopped and resumed is one row holding both parts). Start-up and the final bound
+    are not in it."""
+    rows = {
+        r["epoch"]: r["seconds"]
+        for r in read_metrics(Path(run_dir) / FILE_NAME)
+        if _epoch_upto(r, 2**62) and isinstance(r.get("seconds"), int | float)
+    }
+    return len(rows), float(sum(rows.values()))
+
+
 @dataclass
 class History:
     """What a run logged, for plotting it again: epoch rows and every batch's (step, loss)."""

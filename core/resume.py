@@ -7,6 +7,7 @@ of failing deep inside torch.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -14,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint as ckpt
-from .config import DATASET_CHOICES, KL_ANNEAL_CHOICES, TrainConfig
+from .config import DATASET_CHOICES, KL_ANNEAL_CHOICES, TrainConfig, kl_weight
 from .errors import CheckpointError, ConfigError
+
+log = logging.getLogger("vae_tui")
 
 # Changing any of these would make the saved weights, optimizer state or data order meaningless,
 # or (test_limit) the held-out numbers already in metrics.jsonl incomparable with the next ones.
@@ -65,7 +68,45 @@ def load_resume(
             f"--epochs {config.epochs} is fewer than the {data['epoch']} already trained in {run_dir}"
         )
     check_restorable(data, state, config, path)
+    if note := beta_change(saved, config, data["epoch"], data["batch"]):
+        log.warning(note)  # both front ends show these: a line on stderr, a notification in the app
     return config, data
+
+
+SHOWN_EPOCHS = 3
+"""The β change is spelled out for this many epochs left (and the last one)."""
+
+
+def beta_change(saved: TrainConfig, config: TrainConfig, epoch: int, batch: int = 0) -> str | None:
+    """What continuing `saved` as `config` does to β, from `epoch` epochs and `batch` batches done;
+    None when nothing changes. Linear annealing divides by the number of epochs, so another
+    --epochs changes β for every epoch left: say so, with the next epochs' β before and after."""
+    if config.kl_anneal != "linear" or config.beta_max == 0 or config.epochs == saved.epochs:
+        return None
+    left = list(range(epoch, config.epochs))  # 0-based indices of the epochs still to train
+    if not left:
+        return None
+    shown = left if len(left) <= SHOWN_EPOCHS + 1 else [*left[:SHOWN_EPOCHS], None, left[-1]]
+
+    def change(index: int | None) -> str:
+        if index is None:
+            return "…"
+        new = f"{kl_weight(index, config):.3g}"
+        if index >= saved.epochs:
+            return f"epoch {index + 1} (added) {new}"
+        return f"epoch {index + 1} {kl_weight(index, saved):.3g} → {new}"
+
+    parts = [
+        f"--epochs {config.epochs} (was {saved.epochs}) changes β for the epochs left (linear "
+        f"annealing divides by the number of epochs): {', '.join(map(change, shown))}"
+    ]
+    if batch:
+        parts.append(
+            f"epoch {epoch + 1}'s first {batch} batches were trained at {kl_weight(epoch, saved):.3g}"
+        )
+    elif epoch:
+        parts.append(f"epoch {epoch} was trained at {kl_weight(epoch - 1, saved):.3g}")
+    return "; ".join(parts)
 
 
 def saved_config(data: dict[str, Any], path: Path) -> TrainConfig:

@@ -25,6 +25,7 @@ import logging
 import os
 import queue
 import re
+import shlex
 import threading
 import time
 from pathlib import Path
@@ -114,6 +115,8 @@ class SwanLabTracker:
         """The mode SwanLab actually runs in (`offline` after a failed cloud start)."""
         self.run_id: str | None = None
         """The SwanLab run id once it has started (the same as before when resuming)."""
+        self.log_dir: Path | None = None
+        """This session's log folder, `RUN/swanlab/run-<time>-<id>`, once SwanLab has started."""
 
     # -- consumer side (training thread) -------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -138,6 +141,26 @@ class SwanLabTracker:
             payload, step = record
             self._last_step = max(self._last_step, step)
             self._queue.put(("log", (payload, step if step >= 0 else self._last_step)))
+
+    @property
+    def tracking(self) -> bool:
+        """SwanLab has started and has not failed since (both are set on its own thread)."""
+        return self.active_mode is not None and not self._failed.is_set()
+
+    def log_folders(self) -> list[Path]:
+        """The run's local log folders, oldest first: offline, each session of a resumed run
+        writes its own `run-<time>-<id>` folder with the same id."""
+        if self.run_id is None:
+            return [self.log_dir] if self.log_dir is not None else []
+        return sorted(swanlab_dir(self.run_dir).glob(f"run-*-{self.run_id}"))
+
+    def sync_command(self) -> str | None:
+        """The command that uploads an offline run (the folders in order, so `swanlab sync`
+        replays them into one experiment); None when there is nothing to upload."""
+        folders = self.log_folders()
+        if self.active_mode != "offline" or not folders:
+            return None
+        return "swanlab sync " + " ".join(shlex.quote(str(f)) for f in folders)
 
     def abandon(self) -> None:
         """Stop waiting for SwanLab (the user asked to quit now); safe from a signal handler."""
@@ -187,6 +210,8 @@ class SwanLabTracker:
         # success; without it such a log simply has no finish record, like after a crash.
         with contextlib.suppress(Exception):
             atexit.unregister(run._handle_atexit)
+        with contextlib.suppress(Exception):  # only for telling the user where the log is
+            self.log_dir = Path(run.dir)
         run_id = getattr(run, "id", None)
         if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id):
             self.run_id = run_id

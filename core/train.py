@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from .config import TrainConfig, default_run_dir, kl_weight
+from .config import TrainConfig, kl_weight
 from .control import TrainControl
 from .data import load_split, resolve_dataset_dir
 from .device import resolve_device
@@ -41,13 +41,12 @@ from .events import (
     RunFinished,
     RunStarted,
 )
-from .explorer import random_latents
-from .grids import make_grid, pairs_grid, to_uint8
+from .grids import PREVIEW_IMAGES, preview_grids, preview_latents
 from .loss import vae_loss
+from .memory import check_training
 from .model import VAE
+from .runlock import RunLock, claim_new_run_dir
 
-PREVIEW_IMAGES = 16  # fixed test images whose reconstructions are logged every epoch
-PREVIEW_SAMPLES = 64  # fixed z whose decodings are logged every epoch
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (one per core), read at import
 
 
@@ -176,19 +175,25 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def prepare_run_dir(config: TrainConfig, resuming: bool) -> Path:
-    """Create the run folder; refuse to overwrite another run's checkpoint by accident."""
-    run_dir = Path(config.run_dir or default_run_dir())
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"--run-dir {run_dir} is a file, not a folder")
-    if not resuming and (run_dir / "checkpoint.pt").exists():
+def prepare_run_dir(config: TrainConfig, resuming: bool, lock: RunLock) -> Path:
+    """Create the run folder (no run_dir: claim a fresh runs/<timestamp>) and take its lock
+    before writing anything; refuse to overwrite another run's checkpoint by accident."""
+    if not config.run_dir:
+        run_dir = claim_new_run_dir()
+    else:
+        run_dir = Path(config.run_dir)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"--run-dir {run_dir} is a file, not a folder")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create run dir {run_dir}: {e.strerror or e}") from None
+    lock.acquire(run_dir, resuming)
+    if not resuming and (run_dir / "checkpoint.pt").exists():  # looked at under the lock
         raise ConfigError(
             f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --run-dir"
         )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"cannot create run dir {run_dir}: {e.strerror or e}") from None
+    lock.record()
     return run_dir
 
 
@@ -204,17 +209,32 @@ def train(
     `threads` sets torch's intra-op thread count (process-wide, for the rest of the process);
     None keeps the current setting (torch's default: one per core). The app passes
     `training_threads(...)`, leaving cores to the UI and SwanLab's writer (see there for why).
+
+    The run folder is locked (core/runlock.py) before anything is written to it, until the
+    stream ends: a second process training the same folder is refused in one line.
     """
-    control = control or TrainControl()
+    with RunLock() as lock:
+        yield from _train(config, control or TrainControl(), resume, threads, lock)
+
+
+def _train(
+    config: TrainConfig,
+    control: TrainControl,
+    resume: dict[str, Any] | None,
+    threads: int | None,
+    lock: RunLock,
+) -> Iterator[Event]:
+    """`train`, inside its run folder's lock."""
     if threads is not None:
         torch.set_num_threads(max(1, threads))
     device = resolve_device(config.device)
+    check_training(config, device)  # sizes that cannot fit: refused before anything is allocated
     data_dir = resolve_dataset_dir(config.dataset, config.data_dir)
     train_split = load_split(data_dir, "train", config.train_limit)
     test_split = load_split(data_dir, "test", config.test_limit)
     if len(train_split) == 0 or len(test_split) == 0:
         raise ConfigError("--train-limit and --test-limit must leave at least one image")
-    run_dir = prepare_run_dir(config, resuming=resume is not None)
+    run_dir = prepare_run_dir(config, resuming=resume is not None, lock=lock)
     config = config.with_(run_dir=str(run_dir))
     write_json_atomic(run_dir / "config.json", config.to_dict())
 
@@ -240,7 +260,7 @@ def train(
     on_cpu = device.type == "cpu"
     sync_every = 1 if on_cpu else 25
     preview = x_test[:PREVIEW_IMAGES]
-    fixed_z = random_latents(PREVIEW_SAMPLES, config.latent_dim, config.seed + 2).to(device)
+    fixed_z = preview_latents(config.latent_dim, config.seed).to(device)
 
     def save(reason: str, epoch_done: int, batch_done: int, sums: dict[str, float]) -> CheckpointSaved:
         path = ckpt.atomic_save(
@@ -260,9 +280,9 @@ def train(
         )
         return CheckpointSaved(epoch_done, batch_done, str(path), reason)
 
-    def snapshot(epoch_done: int) -> ModelSnapshot:
+    def snapshot(epoch_done: int, batch_done: int = 0) -> ModelSnapshot:
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        return ModelSnapshot(epoch_done, state)
+        return ModelSnapshot(epoch_done, state, batch_done)
 
     started = time.perf_counter()
     yield RunStarted(
@@ -275,6 +295,7 @@ def train(
         start_epoch=epoch,
         start_step=step,
         start_batch=batch,
+        start_seconds=partial["seconds"],
         test_images=test_split.images,
         test_labels=test_split.labels,
     )
@@ -312,7 +333,7 @@ def train(
                 sums["seconds"] = time.perf_counter() - epoch_start - paused
                 yield save("request", epoch, batch, sums)
             if control.take_snapshot_request():
-                yield snapshot(epoch)
+                yield snapshot(epoch, batch)
             if control.paused:
                 continue  # woken only to serve a request: go back to waiting
             # index_select: the same rows as x_train[idx], without advanced indexing's overhead.
@@ -342,9 +363,7 @@ def train(
                 f"the weights became non-finite in epoch {epoch + 1}; stopped before saving them, the last "
                 "good checkpoint is kept (try a lower --lr)"
             )
-        with torch.inference_mode():
-            recon = model.decode(model.encode(preview)[0])  # the mean code: a steady picture
-            samples = model.decode(fixed_z)
+        recon_grid, samples_grid = preview_grids(model, preview, fixed_z)
         seconds = time.perf_counter() - epoch_start - paused
         count = max(1, sums["images"])
         epoch += 1
@@ -365,12 +384,7 @@ def train(
             seconds=seconds,
             images_per_second=sums["images"] / max(train_seconds, 1e-9),
         )
-        yield EpochImages(
-            epoch,
-            step,
-            pairs_grid(to_uint8(preview), to_uint8(recon)),
-            make_grid(to_uint8(samples), 8),
-        )
+        yield EpochImages(epoch, step, recon_grid, samples_grid)
         yield snapshot(epoch)
         yield save("epoch", epoch, 0, partial)
 

@@ -181,12 +181,12 @@ async def test_reference_state_dict_opens_for_browsing_without_training(tmp_path
         status = text_of(app.query_one(StatusPanel))
         assert "reference state_dict" in status
         assert "…" in status and "state_dict.pt" in status
-        await wait_for(pilot, lambda: "Quit" in {key.description for key in app.query(FooterKey)})
+        await wait_for(pilot, lambda: "Image" in {key.description for key in app.query(FooterKey)})
         footer = {key.description for key in app.query(FooterKey)}
         assert {"Image", "Dim", "New z", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
         await pilot.press("down", "down")
         assert app.state.dim == 2
-        await pilot.press("space")  # nothing to pause: a notice, no crash
+        await pilot.press("space")  # nothing to pause: not offered, and pressing it does nothing
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
     assert app.return_code == 0

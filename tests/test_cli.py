@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -185,13 +186,16 @@ def test_eval_reports_each_number_with_its_protocol_as_text_and_json(tmp_path: P
     for result in (text, grey, binary):
         assert result.returncode == 0 and result.stderr == "", result.stderr
     r, b = json.loads(grey.stdout), json.loads(binary.stdout)
-    assert (r["source"], r["epochs"], r["images"], r["iwae_k"], r["dataset"]) == (
-        "state_dict",
+    assert (r["source"], r["images"], r["iwae_k"], r["dataset"]) == ("state_dict", 100, 4, "mnist")
+    # Bare weights say nothing of their training: no config, no counts (not a made-up 0).
+    assert (r["config"], r["epochs_trained"], r["batches_into_next_epoch"], r["steps_trained"]) == (
         None,
-        100,
-        4,
-        "mnist",
+        None,
+        None,
+        None,
     )
+    assert r["architecture"] == {"input_dim": 784, "hidden_dim": 64, "latent_dim": 8}
+    assert (r["binarized"], b["binarized"]) == (False, True)
     assert r["bce"] + r["kld"] == pytest.approx(r["neg_elbo"], rel=1e-6)
     assert r["iwae_nll"] < r["neg_elbo"] and r["neg_elbo_stderr"] > 0
     assert r["active_units"] == sum(a > 0.01 for a in r["activity_per_dim"]) and len(r["kl_per_dim"]) == 8
@@ -204,3 +208,45 @@ def test_eval_reports_each_number_with_its_protocol_as_text_and_json(tmp_path: P
     )
     assert f"IWAE bound on -log p(x), K=4: {r['iwae_nll']:.4f}" in text.stdout
     assert f"Active units (Cov_x E_q[z_i] > 0.01): {r['active_units']} of 8" in text.stdout
+
+
+def test_help_says_what_the_beta_schedule_really_does() -> None:
+    """The help said --beta-max was the "KL weight reached by the schedule", but linear annealing
+    stops one step short of it: the last of E epochs trains at beta_max * (E-1)/E."""
+    from vae_tui.core.config import TrainConfig, kl_weight
+
+    text = " ".join(build_parser().format_help().split())
+    assert "reached by the schedule" not in text
+    assert "it never reaches beta_max" in text and "stops one step short" in text
+    for epochs in (50, 5):  # the examples it gives are what the loop computes
+        last = kl_weight(epochs - 1, TrainConfig(epochs=epochs))
+        assert last == pytest.approx((epochs - 1) / epochs)
+    assert (
+        f"({kl_weight(49, TrainConfig()):g} * beta_max with 50 epochs, {kl_weight(4, TrainConfig(epochs=5)):g} with 5)"
+        in text
+    )
+
+
+def test_eval_json_carries_the_run_config_and_every_key_is_in_the_readme(tmp_path: Path) -> None:
+    """`--eval --json` of our checkpoint says what the model is and how far it trained, with keys
+    that say what they count; and the README's table explains every key it prints."""
+    run = tmp_path / "run"
+    trained = run_cli("--train-only", "--epochs", "1", "--train-limit", "256", "--test-limit", "50",
+                      "--hidden-dim", "16", "--latent-dim", "2", "--iwae-k", "0", "--swanlab", "disabled",
+                      "--run-dir", str(run), cwd=tmp_path)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    result = run_cli("--eval", "--checkpoint", str(run / "checkpoint.pt"), "--test-limit", "50",
+                     "--iwae-k", "2", "--json", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert r["config"] == json.loads((run / "config.json").read_text())
+    assert (r["epochs_trained"], r["batches_into_next_epoch"], r["steps_trained"]) == (1, 0, 2)
+    assert "batches" not in r and "epochs" not in r  # the unexplained names are gone
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("`--json` prints one object") :]
+    documented = set()
+    for line in section.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        documented.update(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
+    assert set(r) <= documented, set(r) - documented

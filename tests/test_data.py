@@ -121,3 +121,55 @@ def test_fashion_mnist_installs_from_the_system_copy(tmp_path: Path) -> None:
     split = data.load_split(folder, "test", limit=10)
     assert split.images.shape == (10, 1, 28, 28)
     assert len(data.load_split(folder, "train")) == 60000
+
+
+def test_evaluation_and_browsing_need_only_the_test_split(
+    tmp_path: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--eval` and browsing read only t10k-*: a folder (or a local copy) with just those is
+    enough, and when they are missing, the error names those two files and no training file."""
+    test_only = tmp_path / "test-only"
+    test_only.mkdir()
+    for name in data.SPLIT_FILES["test"]:
+        shutil.copy(mnist_dir / f"{name}.gz", test_only)
+    assert data.resolve_dataset_dir("mnist", test_only, splits=("test",)) == test_only
+    with pytest.raises(DataError, match="lacks train-images-idx3-ubyte, train-labels-idx1-ubyte"):
+        data.resolve_dataset_dir("mnist", test_only)  # training needs both splits
+
+    # A local copy with only the test split installs into the cache for evaluation.
+    monkeypatch.setitem(
+        data.DATASETS, "mnist", data.DatasetSpec("mnist", "MNIST", test_only, data.MNIST_MD5, "MNIST")
+    )
+    cache = tmp_path / "cache"
+    folder = data.resolve_dataset_dir("mnist", cache=cache, download=None, splits=("test",))
+    assert folder == cache / "datasets" / "mnist"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.gz" for n in data.SPLIT_FILES["test"])
+
+    # Nothing anywhere: the two test files are named, with where they were looked for.
+    monkeypatch.setitem(
+        data.DATASETS,
+        "fashion-mnist",
+        data.DatasetSpec("fashion-mnist", "Fashion-MNIST", tmp_path / "nope", None, "FashionMNIST"),
+    )
+    with pytest.raises(DataError) as err:
+        data.resolve_dataset_dir("fashion-mnist", cache=cache, download=None, splits=("test",))
+    message = str(err.value)
+    assert "train-" not in message
+    assert "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte" in message
+    assert f"local copy: {tmp_path / 'nope'} does not exist" in message
+
+
+def test_eval_reads_a_folder_holding_only_the_test_split(tmp_path: Path, mnist_dir: Path) -> None:
+    from .test_cli import run_cli
+
+    for name in data.SPLIT_FILES["test"]:
+        shutil.copy(mnist_dir / f"{name}.gz", tmp_path)
+    model = Path(__file__).parent / "data" / "tiny-vae-state_dict.pt"
+    args = ("--eval", "--checkpoint", str(model), "--test-limit", "20", "--iwae-k", "0")
+    result = run_cli(*args, "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Test set: mnist, 20 images" in result.stdout
+    if not data.SYSTEM_FASHION.is_dir():  # the issue's case: Fashion-MNIST nowhere on this machine
+        missing = run_cli(*args, "--dataset", "fashion-mnist", cwd=tmp_path)
+        assert missing.returncode == 2 and "train-" not in missing.stderr
+        assert "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte" in missing.stderr

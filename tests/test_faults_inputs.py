@@ -321,7 +321,8 @@ def test_a_run_dir_that_refuses_files_is_one_line() -> None:
     if not Path("/sys/kernel").is_dir():
         pytest.skip("no sysfs here")
     result = cli("--train-only", *SMALL, "--run-dir", "/sys")
-    assert error_line(result).startswith("vae-tui: error: cannot write /sys/config.json: ")
+    # (the first file a run writes is its lock, core/runlock.py)
+    assert error_line(result).startswith("vae-tui: error: cannot write /sys/trainer.lock: ")
     assert result.returncode == 2
 
 

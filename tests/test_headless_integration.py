@@ -21,8 +21,8 @@ SUMMARY = re.compile(
     r"--- Epoch \[(\d+)/2\] Summary ---\n"
     r"Avg Loss: \d+\.\d{4}, Avg BCE: \d+\.\d{4}, Avg KLD: \d+\.\d{4}\n"
     r"Model saved at epoch \1\.\n"
-    r"Held-out -ELBO \(beta 1\): \d+\.\d{4} ± \d+\.\d{4}, BCE: \d+\.\d{4}, KLD: \d+\.\d{4} "
-    r"\(trained at beta 0\.\d\d, .*\n"
+    r"-ELBO \(beta 1\): train \d+\.\d{4}, held-out \d+\.\d{4} ± \d+\.\d{4} \(BCE \d+\.\d{4} \+ KLD \d+\.\d{4}\); "
+    r"Avg Loss above is at beta 0(\.\d+)?; .*\n"
 )
 
 
@@ -38,6 +38,7 @@ def test_train_only_two_epochs_on_real_mnist(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "\x1b" not in out and "\r" not in out  # a pipe gets plain lines only
+    assert "▄" not in out and "Reconstructions, epoch" not in out  # and no inline images
     assert [m.group(1) for m in SUMMARY.finditer(out)] == ["1", "2"]
     assert "Final held-out: -ELBO" in out and "IWAE -log p(x)" in out
     # The bound takes a while on the full test set: it is announced before it starts.
@@ -62,6 +63,11 @@ def test_train_only_two_epochs_on_real_mnist(tmp_path: Path) -> None:
     assert expected <= set(epochs[0])
     # The printed numbers are the logged ones.
     assert f"Avg Loss: {epochs[1]['loss']:.4f}, Avg BCE: {epochs[1]['bce']:.4f}" in out
+    # Beside the held-out -ELBO, the training one at the same beta = 1 (BCE + KLD), not Avg Loss:
+    # in epoch 2 (beta 0.5) those differ, and only the former compares with the held-out number.
+    for r in epochs:
+        assert f"-ELBO (beta 1): train {r['bce'] + r['kld']:.4f}, held-out {r['test_loss']:.4f} ± " in out
+    assert epochs[1]["loss"] < epochs[1]["bce"] + epochs[1]["kld"]
     # It learned: reconstruction and held-out loss went down.
     assert epochs[1]["bce"] < epochs[0]["bce"]
     assert epochs[1]["test_loss"] < epochs[0]["test_loss"]
@@ -77,6 +83,12 @@ def test_train_only_two_epochs_on_real_mnist(tmp_path: Path) -> None:
     swan = list((run_dir / "swanlab").glob("run-*/run-*.swanlab"))
     assert len(swan) == 1
     assert len(list(swan[0].parent.glob("media/image/*.png"))) == 4
+    # Where the SwanLab log is (its id and folder) is said once it has started, and at the end the
+    # command that uploads it.
+    run_id = (run_dir / "swanlab" / "run_id").read_text().strip()
+    lines = out.splitlines()
+    assert lines.count(f"SwanLab offline run {run_id}: {swan[0].parent}") == 1
+    assert lines[-1] == f"To upload the SwanLab log: swanlab login (once), then swanlab sync {swan[0].parent}"
     log = read_swanlab_log(swan[0])
     batches = log["scalars"]["train/loss"]
     assert [step for step, _ in batches] == list(range(1, 2 * 24 + 1))  # every batch, by step
@@ -136,3 +148,5 @@ def test_with_a_terminal_a_progress_bar_runs_within_the_epoch(tmp_path: Path) ->
     # The bar: its label, batches done and the live loss (which epoch it caught depends on timing).
     assert re.search(r"Epoch [12]/2 ━+╺?━* +\d+/16 loss \d+\.\d\d", plain)
     assert "--- Epoch [2/2] Summary ---" in output and "Model saved at epoch 2." in output
+    # It ends with the final grids drawn inline (rich-pixels half-blocks), for SSH users.
+    assert plain.index("Reconstructions, epoch 2") < plain.index("Samples, epoch 2") and "▄" in plain

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,34 @@ def test_batch_losses_survive_a_stop_mid_epoch_a_kill_and_a_resume(tiny_config: 
     assert [r["epoch"] for r in resumed.epochs] == [1, 2, 3]
     assert 9.9 not in resumed.losses and batches.read_bytes().endswith(b"\n")
     assert all(9.9 not in row["loss"] for row in read_metrics(batches))  # dropped, not just hidden
+
+
+def test_the_tracker_knows_its_log_folders_and_the_command_that_uploads_them(
+    tiny_config: TrainConfig,
+) -> None:
+    """Offline, each session of a resumed run writes its own run-<time>-<id> folder (same id):
+    the upload command names them all, oldest first, so `swanlab sync` replays them in order."""
+    from vae_tui.core.resume import load_resume
+    from vae_tui.core.tracking import saved_run_id
+
+    config = tiny_config.with_(swanlab="offline", epochs=1, iwae_k=0)
+    run_dir = Path(config.run_dir)
+    first = standard_consumers(config)
+    drive(train(config), first)
+    tracker = next(c for c in first if isinstance(c, SwanLabTracker))
+    (folder,) = [p.parent for p in swanlab_files(run_dir)]
+    assert (tracker.tracking, tracker.run_id, tracker.log_dir) == (True, saved_run_id(run_dir), folder)
+    assert tracker.sync_command() == f"swanlab sync {folder}"
+
+    tick = int(time.time())  # SwanLab names its folders to the second: keep the two apart
+    while int(time.time()) == tick:
+        time.sleep(0.05)
+    resumed_config, data = load_resume(run_dir, {"epochs": 2})
+    second = standard_consumers(resumed_config)
+    drive(train(resumed_config, resume=data), second)
+    resumed = next(c for c in second if isinstance(c, SwanLabTracker))
+    folders = [p.parent for p in swanlab_files(run_dir)]
+    assert len(folders) == 2 and folders[0] == folder and resumed.log_dir == folders[1]
+    assert resumed.run_id == tracker.run_id
+    assert resumed.sync_command() == f"swanlab sync {folders[0]} {folders[1]}"
+    assert SwanLabTracker("disabled").sync_command() is None

@@ -17,11 +17,12 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
-from textual.app import App, ComposeResult
+from textual import events, on, work
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
@@ -89,7 +90,9 @@ class VaeApp(App[int]):
         Binding("2", "show_tab('recon')", "Recon", show=False),
         Binding("3", "show_tab('samples')", "Samples", show=False),
         Binding("4", "show_tab('traversal')", "Traversal", show=False),
+        # One key, two bindings: the Footer offers the one that applies (see check_action).
         Binding("space", "pause", "Pause", key_display="␣"),
+        Binding("space", "resume", "Resume", key_display="␣"),
         Binding("n", "new_samples", "New z"),
         Binding("z", "toggle_base", "Base"),
         Binding("r", "refresh_model", "Redraw"),
@@ -128,7 +131,10 @@ class VaeApp(App[int]):
         """Training stopped on an error (NaN, a full disk): the app stays open to browse, and
         says it again, with its exit code, when it closes."""
         self.tracker: Any = None
+        self.browsed_run: str | None = None
+        """`--checkpoint` of a run's checkpoint: that run's folder."""
         self._rate: list[tuple[float, int]] = []
+        self._bindings_key: tuple[Any, ...] = ()
 
     # -- layout ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -160,6 +166,10 @@ class VaeApp(App[int]):
         if self.size.width < NARROW_WIDTH and not self.browse_only:
             self.query_one(TabbedContent).active = "losses"  # training: show progress first
         self.set_interval(1 / REDRAW_HZ, self.tick)
+        if getattr(self.args, "resume", None):
+            self.show_saved_run(self.args.resume)
+        elif getattr(self.args, "run_dir", None):
+            self.status.run_dir = self.args.run_dir
         self.refresh_status()
         if self.graphics.notice:
             self.notify(self.graphics.notice, title="Graphics", severity="warning", timeout=10)
@@ -173,6 +183,22 @@ class VaeApp(App[int]):
         else:
             self.training_active = True
             self.run_training()
+
+    def show_saved_run(self, run_dir: str) -> None:
+        """`--resume`: where the run stands, read from its folder before torch has loaded (the
+        first frame used to show step 0, β 0.00 and no run folder for seconds)."""
+        from .cli import config_overrides  # noqa: PLC0415
+        from .provenance import saved_run  # noqa: PLC0415
+
+        saved = saved_run(run_dir, config_overrides(self.args))
+        if saved is None:
+            return
+        s = self.status
+        s.run_dir, s.swanlab, s.prior_seconds = str(run_dir), saved.swanlab, saved.seconds
+        s.epochs, s.batches, s.step, s.beta = saved.epochs, saved.batches, saved.step, saved.beta
+        s.epoch = min(saved.epochs_done + 1, saved.epochs)
+        s.batch = saved.batch
+        self.load_history(saved.history)
 
     def on_unmount(self) -> None:
         # However the app ends, its training worker must not outlive it: a paused one would
@@ -221,10 +247,15 @@ class VaeApp(App[int]):
         with contextlib.suppress(NoMatches):  # the timer can fire once more while the app closes
             for panel in self.query(LossPanel):
                 panel.redraw()
+            tracker = self.tracker
+            if tracker is not None and tracker.active_mode:  # SwanLab starts on its own thread
+                self.status.swanlab = tracker.active_mode
+                self.status.swanlab_id = tracker.run_id or ""
             self.refresh_status()
 
     def refresh_status(self) -> None:
         self.query_one(StatusPanel).show(self.status)
+        self.sync_bindings()
 
     def active_view(self) -> ImageView | None:
         active = self.query_one(TabbedContent).active
@@ -238,6 +269,7 @@ class VaeApp(App[int]):
     def tab_changed(self) -> None:
         self.call_after_refresh(self.active_view_update)  # once the new pane has its size
         self.query_one("#tab-losses", LossPanel).redraw(force=True)
+        self.sync_bindings()
 
     # -- training worker ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="training")
@@ -263,7 +295,7 @@ class VaeApp(App[int]):
             self.tracker = next((c for c in consumers if isinstance(c, SwanLabTracker)), None)
 
             def stream() -> Any:
-                nonlocal started
+                nonlocal started, run_dir
                 for event in train(
                     config,
                     self.control,
@@ -271,11 +303,14 @@ class VaeApp(App[int]):
                     threads=training_threads(busy_threads=1 + (config.swanlab != "disabled")),
                 ):
                     started = True
+                    if isinstance(event, RunStarted):  # a new run's default folder is claimed then
+                        run_dir = event.run_dir
                     yield event
                     if isinstance(event, RunStarted) and event.start_step:
                         # Read once the consumers have seen it: the metrics writer has then
                         # dropped any rows past the checkpoint.
-                        self.post_message(HistoryLoaded(read_history(event.run_dir, event.start_step)))
+                        history = read_history(event.run_dir, event.start_step)
+                        self.post_message(HistoryLoaded(history, event.start_seconds))
 
             drive(stream(), [*consumers, bridge])
         except (VaeTuiError, OSError) as e:
@@ -291,9 +326,11 @@ class VaeApp(App[int]):
             from vae_tui.core.metrics import read_history  # noqa: PLC0415
             from vae_tui.core.models_io import load_model  # noqa: PLC0415
 
+            from .provenance import describe, final_results, history_seconds  # noqa: PLC0415
+
             loaded = load_model(self.args.checkpoint)
             dataset = getattr(self.args, "dataset", loaded.config.dataset)
-            folder = resolve_dataset_dir(dataset, getattr(self.args, "data_dir", None))
+            folder = resolve_dataset_dir(dataset, getattr(self.args, "data_dir", None), splits=("test",))
             test = load_split(folder, "test", getattr(self.args, "test_limit", None))
             info = {
                 "source": loaded.source,
@@ -302,9 +339,20 @@ class VaeApp(App[int]):
                 "dataset": dataset,
                 "seed": loaded.config.seed,
             }
+            c = loaded.config
+            info["run_info"] = (
+                ("run", describe(c))
+                if loaded.source == "checkpoint"
+                else ("model", f"latent {c.latent_dim} · hidden {c.hidden_dim}, read off the weights")
+            )
             # A checkpoint inside a run folder brings its history: plot what it logged.
             if loaded.source == "checkpoint":
-                info["history"] = read_history(Path(self.args.checkpoint).parent, loaded.step)
+                run_dir = Path(self.args.checkpoint).parent
+                if (run_dir / "config.json").is_file():
+                    info["run_dir"] = str(run_dir)
+                info["history"] = history = read_history(run_dir, loaded.step)
+                info["seconds"] = history_seconds(history)
+                info["final"] = final_results(run_dir, loaded.epoch) if not loaded.batch else None
             self.post_message(ModelOpened(loaded.model.state_dict(), test.images, test.labels, info))
         except VaeTuiError as e:
             self.post_message(Failed(str(e), e.exit_code, fatal=True))
@@ -318,6 +366,7 @@ class VaeApp(App[int]):
             self.status.message = f"error: {type(error).__name__}: {error}"
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.training_active = False
+            self.epochs_over()
             self.refresh_bindings()
             if self.status.phase not in ("finished", "stopped"):
                 self.status.phase = "stopped"
@@ -368,23 +417,27 @@ class VaeApp(App[int]):
         e = message.event
         s = self.status
         if isinstance(e, ev.RunStarted):
+            from vae_tui.core.config import TrainConfig, kl_weight  # noqa: PLC0415
+
             self.config = e.config
             self.test_images, self.test_labels = e.test_images, e.test_labels
             s.device, s.run_dir, s.swanlab = e.device, e.run_dir, e.config["swanlab"]
             s.epochs, s.batches, s.phase = e.config["epochs"], e.batches_per_epoch, "training"
-            s.epoch = e.start_epoch
-            s.remaining_batches = (e.config["epochs"] - e.start_epoch) * e.batches_per_epoch
+            # Where it starts: a resumed run at its saved step, in the epoch after those done.
+            s.epoch = min(e.start_epoch + 1, s.epochs)
+            s.batch, s.step = e.start_batch, e.start_step
+            s.beta = kl_weight(e.start_epoch, TrainConfig.from_dict(e.config))
+            s.remaining_batches = (e.config["epochs"] - e.start_epoch) * e.batches_per_epoch - e.start_batch
             self.state.sample_seed = 0
+            self.state.training = e.start_epoch < s.epochs
             self.sub_title = e.run_dir
         elif isinstance(e, ev.ModelSnapshot):
-            self.set_model(e.state, e.epoch)
+            self.set_model(e.state, e.epoch, e.batch, live=True)
         elif isinstance(e, ev.EpochEnd):
             row = e.metrics()
             self.history.add_epoch(row)
             s.last_epoch = row
             s.images_per_second = e.images_per_second
-            if self.tracker is not None and self.tracker.active_mode:
-                s.swanlab = self.tracker.active_mode
         elif isinstance(e, ev.CheckpointSaved):
             self.last_saved = e
             if e.reason == "request":
@@ -393,6 +446,7 @@ class VaeApp(App[int]):
             elif e.reason == "epoch" and e.epoch == s.epochs and self.config.get("iwae_k"):
                 s.phase, s.iwae_k = "evaluating", self.config["iwae_k"]  # the last epoch is saved
                 self.stop_clock()
+                self.epochs_over()
         elif isinstance(e, ev.FinalEvaluation):
             s.final = e.results
         elif isinstance(e, ev.Paused):
@@ -402,9 +456,18 @@ class VaeApp(App[int]):
             s.eval_skipped = s.phase == "evaluating" and s.final is None
             s.phase = "finished" if e.status == "completed" else "stopped"
             self.stop_clock()
+            self.epochs_over()
             if e.status == "completed":
                 self.notify("Training finished; browse with the arrow keys, q to quit.", title="Done")
         self.refresh_status()
+
+    def epochs_over(self) -> None:
+        """No epoch will change the pictures any more: the captions stop saying they will."""
+        if self.state.training:
+            self.state.training = False
+            for view in self.query(ImageView):
+                view.stale = True
+            self.active_view_update()
 
     @property
     def last_checkpoint(self) -> str | None:
@@ -420,7 +483,12 @@ class VaeApp(App[int]):
             s.ended_at = now
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
+        """A resumed run's exact history (as of its checkpoint) replaces the first frame's."""
+        from .provenance import history_seconds  # noqa: PLC0415
+
+        self.history.clear()
         self.load_history(message.history)
+        self.status.prior_seconds = history_seconds(message.history) + message.carried_seconds
         self.refresh_status()
 
     def load_history(self, history: Any) -> None:
@@ -443,14 +511,20 @@ class VaeApp(App[int]):
         self.status.run_dir = str(self.args.checkpoint)
         self.status.message = f"{epochs} · {info['dataset']} test set"
         self.status.device, self.status.swanlab, self.status.phase = "cpu", "not tracking", "browsing"
+        self.status.run_info = info["run_info"]
+        self.browsed_run = info.get("run_dir")
+        self.status.final = info.get("final")
         self.sub_title = str(self.args.checkpoint)
         if "history" in info:
             self.load_history(info["history"])
-        self.set_model(message.state, info["epoch"])
+            self.status.prior_seconds = info["seconds"]
+        self.set_model(message.state, info["epoch"], info["batch"] or 0)
         self.apply_size(self.size.width, self.size.height)
         self.refresh_status()
 
-    def set_model(self, state: dict[str, Any], epoch: int | None) -> None:
+    def set_model(self, state: dict[str, Any], epoch: int | None, batch: int = 0, live: bool = False) -> None:
+        """Browse these weights: trained `epoch` epochs and `batch` batches of the next; `live`
+        when they are the running model's, so a mid-epoch copy is the weights as they are now."""
         from vae_tui.core.explorer import LatentExplorer, random_latents  # noqa: PLC0415
 
         explorer = LatentExplorer(state, self.test_images, self.test_labels)
@@ -465,7 +539,7 @@ class VaeApp(App[int]):
             # that a key press can land on (benchmarks/app_latency.py).
             gc.freeze()
             self._gc_frozen = True
-        self.state.epoch = epoch
+        self.state.epoch, self.state.batch, self.state.live = epoch, batch, live
         self.state.dim = min(self.state.dim, explorer.latent_dim - 1)
         self.state.image = min(self.state.image, explorer.count - 1)
         for view in self.query(ImageView):
@@ -474,22 +548,29 @@ class VaeApp(App[int]):
 
     # -- key actions -------------------------------------------------------------------------
     def action_browse(self, delta: int) -> None:
-        e = self.state.explorer
+        """Select the next test image, or sample: on the traversal tab, whichever it is around."""
+        s, e = self.state, self.state.explorer
         if e is None:
             return
-        if self.query_one(TabbedContent).active == "samples":
-            self.state.sample = (self.state.sample + delta) % SAMPLE_COUNT
-            self.query_one(SamplesView).update_view(force=True)
+        tab = self.query_one(TabbedContent).active
+        if tab in ("recon", "samples"):
+            s.base = "sample" if tab == "samples" else "image"
+        if s.base == "sample":
+            s.sample = (s.sample + delta) % SAMPLE_COUNT
+            self.query_one(SamplesView).stale = True
         else:
-            self.state.image = (self.state.image + delta) % e.count
+            s.image = (s.image + delta) % e.count
             self.query_one(ReconstructionView).stale = True
-            self.query_one(TraversalView).stale = True
-            self.active_view_update()
+        self.query_one(TraversalView).stale = True
+        self.active_view_update()
 
     def action_dimension(self, delta: int) -> None:
         e = self.state.explorer
         if e is None:
             return
+        tab = self.query_one(TabbedContent).active
+        if tab in ("recon", "samples"):  # the traversal opens around what is selected there
+            self.state.base = "sample" if tab == "samples" else "image"
         self.state.dim = (self.state.dim + delta) % e.latent_dim
         view = self.query_one(TraversalView)
         view.stale = True
@@ -501,6 +582,7 @@ class VaeApp(App[int]):
     def action_toggle_base(self) -> None:
         self.state.zero_base = not self.state.zero_base
         self.query_one(TraversalView).update_view(force=True)
+        self.sync_bindings()  # around z = 0, ←/→ have nothing to select
 
     def action_show_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
@@ -524,29 +606,71 @@ class VaeApp(App[int]):
         self.state.sample_seed += 1
         seed = self.config.get("seed", 0) + 2 + 1000 * self.state.sample_seed
         self.state.samples_z = random_latents(SAMPLE_COUNT, e.latent_dim, seed)
+        self.query_one(TraversalView).stale = True  # it may be around a sample
         if self.query_one(TabbedContent).active != "samples":
             self.action_show_tab("samples")
         self.query_one(SamplesView).update_view(force=True)
 
+    @property
+    def training_keys_act(self) -> bool:
+        """Pause, save and redraw act on the training loop: only while it trains. Not while the
+        final bound is computed (space there turned the status to PAUSED and lost the clock, and
+        s saved nothing), nor once the run has ended or is stopping, nor when browsing."""
+        return self.training_active and self.quitting is None and self.status.phase != "evaluating"
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Pause, save and redraw act on training: the Footer offers them only while it runs
-        (browsing a saved model, or a run that has ended, has nothing new to pause or save)."""
-        return not (action in ("pause", "save", "refresh_model") and not self.training_active)
+        """Offer a key only where it acts: the Footer hides the others, and they do nothing."""
+        if action in ("pause", "resume"):
+            return self.training_keys_act and self.control.paused == (action == "resume")
+        if action in ("save", "refresh_model"):
+            return self.training_keys_act
+        if action not in ("browse", "dimension", "toggle_base", "new_samples"):
+            return True
+        if self.state.explorer is None:
+            return False  # nothing to browse before the model is there
+        try:
+            tab = self.query_one(TabbedContent).active
+        except NoMatches:
+            return False
+        if action == "browse":  # the losses tab shows no image; nor does a traversal around z = 0
+            return tab in ("recon", "samples") or (tab == "traversal" and not self.state.zero_base)
+        if action == "toggle_base":  # it changes only the traversal
+            return tab == "traversal"
+        return True  # ↑↓ and n open their tab
+
+    def sync_bindings(self) -> None:
+        """Have the Footer re-ask `check_action` when something it depends on has changed (not
+        at every status tick: the Footer rebuilds itself each time it is asked)."""
+        with contextlib.suppress(NoMatches):
+            key = (
+                self.training_keys_act,
+                self.control.paused,
+                self.state.explorer is not None,
+                self.state.zero_base,
+                self.query_one(TabbedContent).active,
+            )
+            if key != self._bindings_key:
+                self._bindings_key = key
+                self.refresh_bindings()
 
     def action_pause(self) -> None:
-        if not self.training_active:
-            self.notify("Not training.", timeout=3)
+        if not self.training_keys_act or self.control.paused:
             return
         s = self.status
-        if self.control.paused:
-            self.paused_at_step = None
-            self.control.resume()
-            if s.paused_at is not None:
-                s.paused_total += time.monotonic() - s.paused_at
-            s.paused, s.paused_at = False, None
-        else:
-            self.control.pause()
-            s.paused, s.paused_at = True, time.monotonic()
+        self.control.pause()
+        s.paused, s.paused_at = True, time.monotonic()
+        self._rate.clear()
+        self.refresh_status()
+
+    def action_resume(self) -> None:
+        if not self.training_keys_act or not self.control.paused:
+            return
+        s = self.status
+        self.paused_at_step = None
+        self.control.resume()
+        if s.paused_at is not None:
+            s.paused_total += time.monotonic() - s.paused_at
+        s.paused, s.paused_at = False, None
         self._rate.clear()
         self.refresh_status()
 
@@ -564,6 +688,58 @@ class VaeApp(App[int]):
             self.notify("Browsing a saved model: nothing new to save.", timeout=4)
         else:
             self.notify(f"Training is over; the last checkpoint is {self.last_checkpoint}", timeout=5)
+
+    # -- the command palette ----------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Run details", "Run folder, checkpoint, SwanLab run id and log folder", self.action_run_details
+        )
+
+    def run_details(self) -> str:
+        """Where everything of this run is, for the palette's Run details."""
+        s, t = self.status, self.tracker
+        lines = [f"Run folder: {self.run_folder() or '–'}"]
+        if self.browse_only:
+            lines.append(f"Model: {self.args.checkpoint}")
+        elif self.last_checkpoint:
+            lines.append(f"Checkpoint: {self.last_checkpoint}")
+        if t is not None and t.tracking and t.run_id:
+            lines.append(f"SwanLab {t.active_mode} run {t.run_id}")
+            lines += [f"Log: {folder}" for folder in t.log_folders()]
+            if command := t.sync_command():
+                lines.append(f"Upload: swanlab login (once), then {command}")
+        else:
+            lines.append(f"SwanLab: {s.swanlab or 'not started yet'}")
+        return "\n".join(lines)
+
+    def action_run_details(self) -> None:
+        self.notify(self.run_details(), title="Run details", timeout=30)
+
+    def run_folder(self) -> str | None:
+        """The run's folder: the one training writes, or the browsed checkpoint's if it was
+        in one when opened (a bare state_dict file has none)."""
+        return self.browsed_run if self.browse_only else self.status.run_dir or None
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Screenshots go into the run folder (else the current folder), not Textual's default
+        ~/Downloads, which need not exist (the palette then said only "Failed to save")."""
+        return super().deliver_screenshot(filename, path or self.run_folder() or os.getcwd(), time_format)
+
+    @on(events.DeliveryFailed)
+    def screenshot_failed(self, event: events.DeliveryFailed) -> None:
+        if event.name != "screenshot":
+            return
+        event.prevent_default()  # Textual's own toast says only that it failed
+        error = event.exception
+        reason = (
+            f"cannot write {error.filename}: {error.strerror}"
+            if isinstance(error, OSError) and error.strerror
+            else f"{type(error).__name__}: {error}"
+        )
+        self.notify(f"Screenshot not saved: {reason}", title="Screenshot", severity="error", timeout=15)
 
     def terminal_lost(self) -> None:
         """SIGHUP: the terminal is gone (SSH dropped, tmux killed). Stop, save, finish SwanLab and
@@ -630,4 +806,17 @@ def closing_line(app: VaeApp, code: int = 0) -> tuple[str | None, int]:
         line += f"; saved at {at}: continue with vae-tui --resume {app.status.run_dir}"
     elif app.status.eval_skipped:
         line += f"; the final IWAE bound was skipped: vae-tui --eval --checkpoint {app.last_checkpoint}"
-    return line, exit_code
+    return line + swanlab_line(app.tracker), exit_code
+
+
+def swanlab_line(tracker: Any) -> str:
+    """The SwanLab run's id and, offline, where its log is and the command that uploads it (the
+    app showed only "SwanLab offline"); empty when nothing was tracked."""
+    if tracker is None or not tracker.tracking or not tracker.run_id:
+        return ""
+    if command := tracker.sync_command():
+        return (
+            f"\nvae-tui: SwanLab offline run {tracker.run_id}, logged in {tracker.log_dir}; "
+            f"to upload it: swanlab login (once), then {command}"
+        )
+    return f"\nvae-tui: SwanLab {tracker.active_mode} run {tracker.run_id}"

@@ -14,12 +14,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from vae_tui import __version__
 from vae_tui.core.config import (
     DATASET_CHOICES,
     DEVICE_CHOICES,
     KL_ANNEAL_CHOICES,
     SWANLAB_CHOICES,
     TrainConfig,
+    kl_weight,
 )
 
 from .graphics import GRAPHICS_CHOICES
@@ -61,11 +63,32 @@ def seed_int(text: str) -> int:
     return value
 
 
+def path_arg(text: str) -> str:
+    """A path flag's value, refused when nothing could ever be at it: empty (it would read as
+    unset), a name too long for the filesystem, a folder on the way that cannot be searched.
+    (pathlib's exists() raises on those, deep inside; a path that does not exist yet is fine.)"""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty")
+    try:
+        os.stat(text)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except (OSError, ValueError) as e:  # ENAMETOOLONG, EACCES, ELOOP; ValueError: a NUL byte
+        shown = text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
+        raise argparse.ArgumentTypeError(f"{shown}: {getattr(e, 'strerror', None) or e}") from None
+    return text
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag costs one line on stderr, not a usage dump."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def last_beta(epochs: int) -> str:
+    """β of the last of `epochs` epochs under linear annealing with beta_max 1 (for the help)."""
+    return f"{kl_weight(epochs - 1, TrainConfig(epochs=epochs, kl_anneal='linear', beta_max=1.0)):g}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,13 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
         "batches.jsonl, images/, swanlab/). Upload an offline SwanLab run later with: swanlab sync RUN_DIR/swanlab/run-*",
     )
     S = argparse.SUPPRESS  # unset flags stay absent, so --resume can tell what the user changed
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     mode = p.add_argument_group("mode")
     mode.add_argument(
         "--train-only", action="store_true", help="train headless: plain progress lines, no screen"
     )
-    mode.add_argument("--resume", metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
+    mode.add_argument("--resume", type=path_arg, metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
     mode.add_argument(
-        "--checkpoint", metavar="PATH", help="open a trained model (ours or a reference state_dict)"
+        "--checkpoint",
+        type=path_arg,
+        metavar="PATH",
+        help="open a trained model (ours or a reference state_dict)",
     )
     mode.add_argument("--eval", action="store_true", help="evaluate --checkpoint on the test set and exit")
     mode.add_argument(
@@ -133,13 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--kl-anneal",
         choices=KL_ANNEAL_CHOICES,
         default=S,
-        help="linear: beta = beta_max * epoch_index / epochs; none: beta = beta_max (default linear)",
+        help="linear: epoch e of E trains at beta = beta_max * (e-1)/E, so 0 in the first epoch and "
+        f"beta_max * (E-1)/E in the last ({last_beta(DEFAULTS.epochs)} * beta_max with {DEFAULTS.epochs} "
+        f"epochs, {last_beta(5)} with 5): it never reaches beta_max; none: beta = beta_max in every "
+        "epoch (default linear)",
     )
     t.add_argument(
         "--beta-max",
         type=non_negative_float,
         default=S,
-        help=f"KL weight reached by the schedule (default {DEFAULTS.beta_max:g})",
+        help="scale of the KL weight: linear annealing rises towards it and stops one step short, none "
+        f"trains at it throughout; held-out numbers always use beta 1 (default {DEFAULTS.beta_max:g})",
     )
     t.add_argument("--seed", type=seed_int, default=S, help=f"random seed (default {DEFAULTS.seed})")
     t.add_argument(
@@ -155,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--data-dir",
+        type=path_arg,
         default=S,
         metavar="DIR",
         help="folder with the four IDX files (default: per-user cache)",
@@ -166,7 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-limit", type=positive_int, default=S, metavar="N", help="use the first N test images"
     )
     d.add_argument(
-        "--run-dir", default=S, metavar="DIR", help="where to write the run (default runs/<timestamp>)"
+        "--run-dir",
+        type=path_arg,
+        default=S,
+        metavar="DIR",
+        help="where to write the run (default runs/<timestamp>)",
     )
     d.add_argument(
         "--swanlab",
@@ -254,6 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .evaluation import run_eval  # noqa: PLC0415
 
             return run_eval(args)
+        if args.resume:  # a finished run: say so, before either front end starts
+            from .launch import finished_run_note  # noqa: PLC0415
+
+            if note := finished_run_note(args):
+                print(f"{PROG}: {note}")
+                return 0
         if args.checkpoint and not has_terminal():
             return fail(
                 "browsing a model needs a terminal on stdin and stderr; "
@@ -280,8 +322,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `vae-tui --eval ... | head`: the reader has what it wanted
         _drop_stdout()
         return OutputClosed.exit_code
-    except MemoryError:
-        return fail("out of memory; try a smaller --batch-size or --train-limit", 1)
+    except (MemoryError, RuntimeError) as e:  # core/memory.py refuses what cannot fit; this is its backstop
+        from vae_tui.core.memory import out_of_memory  # noqa: PLC0415
+
+        if not out_of_memory(e):
+            raise
+        return fail("out of memory; try a smaller --hidden-dim, --latent-dim, --batch-size or --iwae-k", 1)
     except KeyboardInterrupt:  # Ctrl-C before the front end's own handlers are in, or during --eval
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -11,7 +11,7 @@ from .launch import log_warnings_to_stderr, trained_for
 
 
 def format_report(r: dict[str, Any], path: str) -> str:
-    trained = trained_for(r["epochs"], r.get("batches"))
+    trained = trained_for(r["epochs_trained"], r["batches_into_next_epoch"])
     lines = [
         f"Checkpoint: {path} ({r['source']}, {trained})",
         f"Test set: {r['dataset']}, {r['images']} images; protocol: {r['protocol']}",
@@ -33,27 +33,44 @@ def run_eval(args: argparse.Namespace) -> int:
     from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415 - torch from here
     from vae_tui.core.device import resolve_device  # noqa: PLC0415
     from vae_tui.core.evaluate import evaluate  # noqa: PLC0415
+    from vae_tui.core.memory import check_evaluation  # noqa: PLC0415
     from vae_tui.core.models_io import load_model  # noqa: PLC0415
 
     device = resolve_device(getattr(args, "device", "auto"))
     loaded = load_model(args.checkpoint, device)
-    dataset = getattr(args, "dataset", loaded.config.dataset)
-    folder = resolve_dataset_dir(dataset, getattr(args, "data_dir", None))
-    test = load_split(folder, "test", getattr(args, "test_limit", None))
     k = getattr(args, "iwae_k", 1000)
-    results = evaluate(loaded.model, test.images.to(device), k=k, binarize=args.binarize)
-    results.update(
-        {
-            "checkpoint": str(args.checkpoint),
-            "source": loaded.source,
-            "epochs": loaded.epoch,
-            "batches": loaded.batch,
-            "dataset": dataset,
-        }
-    )
+    limit = getattr(args, "test_limit", None)
+    given = {f for f in ("iwae_k", "test_limit") if hasattr(args, f)}
+    check_evaluation(loaded.config, k, limit, args.binarize, device, given)  # before the data and K
+    dataset = getattr(args, "dataset", loaded.config.dataset)
+    folder = resolve_dataset_dir(dataset, getattr(args, "data_dir", None), splits=("test",))
+    test = load_split(folder, "test", limit)
+    scores = evaluate(loaded.model, test.images.to(device), k=k, binarize=args.binarize)
+    c = loaded.config
+    results = {  # every key is described in the README (Evaluation)
+        "checkpoint": str(args.checkpoint),
+        "source": loaded.source,
+        "config": c.to_dict() if loaded.source == "checkpoint" else None,
+        "architecture": {"input_dim": c.input_dim, "hidden_dim": c.hidden_dim, "latent_dim": c.latent_dim},
+        "epochs_trained": loaded.epoch,
+        "batches_into_next_epoch": loaded.batch,
+        "steps_trained": loaded.step,
+        "dataset": dataset,
+        "binarized": args.binarize,
+        **scores,
+    }
     if args.json:
         json.dump(results, sys.stdout, indent=2)
         print()
     else:
         print(format_report(results, str(args.checkpoint)))
+        if sys.stdout.isatty():  # a terminal also sees what the model draws; a pipe gets numbers only
+            from rich.console import Console  # noqa: PLC0415
+
+            from .inline import print_model_grids  # noqa: PLC0415
+
+            c = loaded.config
+            print_model_grids(
+                Console(), loaded.model, test.images.to(device), c.latent_dim, c.seed, "this model"
+            )
     return 0

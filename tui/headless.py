@@ -23,13 +23,14 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType, SimpleNamespace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from vae_tui.core.control import TrainControl
 from vae_tui.core.events import (  # torch-free, like this module: the signal handlers go in first
     BatchEnd,
     CheckpointSaved,
     EpochEnd,
+    EpochImages,
     Event,
     FinalEvaluation,
     RunFinished,
@@ -37,6 +38,9 @@ from vae_tui.core.events import (  # torch-free, like this module: the signal ha
 )
 
 from .launch import checkpoint_note, counted, log_warnings_to_stderr, plan_run, user_error
+
+if TYPE_CHECKING:
+    from vae_tui.core.tracking import SwanLabTracker
 
 
 def summary_lines(e: EpochEnd) -> list[str]:
@@ -48,10 +52,12 @@ def summary_lines(e: EpochEnd) -> list[str]:
 
 
 def heldout_line(e: EpochEnd) -> str:
+    """Training and held-out -ELBO side by side, both at β = 1: the reference's Avg Loss weights
+    the KLD by the epoch's β, so beside a held-out -ELBO it would mislead (a gap that is only β)."""
     return (
-        f"Held-out -ELBO (beta 1): {e.test_loss:.4f} ± {e.test_loss_stderr:.4f}, BCE: {e.test_bce:.4f}, "
-        f"KLD: {e.test_kld:.4f} (trained at beta {e.beta:.2f}, {e.seconds:.1f} s, "
-        f"{e.images_per_second:,.0f} img/s)"
+        f"-ELBO (beta 1): train {e.bce + e.kld:.4f}, held-out {e.test_loss:.4f} ± {e.test_loss_stderr:.4f} "
+        f"(BCE {e.test_bce:.4f} + KLD {e.test_kld:.4f}); Avg Loss above is at beta {e.beta:.3g}; "
+        f"{e.seconds:.1f} s, {e.images_per_second:,.0f} img/s"
     )
 
 
@@ -66,12 +72,24 @@ def final_line(results: dict[str, Any]) -> str:
 class HeadlessPrinter:
     """Consumer that prints progress; `progress=True` adds a rich bar (terminals only)."""
 
-    def __init__(self, out: TextIO, progress: bool) -> None:
+    def __init__(self, out: TextIO, progress: bool, tracker: SwanLabTracker | None = None) -> None:
         self.out = out
+        self.tracker = tracker
+        """Asked where the SwanLab log is, once it has started (on its own thread)."""
+        self.swanlab_said = False
+        self.resumed_in: str | None = None
+        """The run folder of a resumed run: its earlier sessions' time is in its metrics.jsonl."""
+        self.session_seconds = 0.0
+        """Time this process spent on the epochs it completed (as metrics.jsonl counts it)."""
+        self.carried = 0.0
+        """Time an earlier session spent on the epoch this one resumed inside."""
         self.progress: Any = None
         self.task: Any = None
         self.pending_heldout: str | None = None
         self.config: dict[str, Any] = {}
+        self.console: Any = None
+        """On a terminal: where the final grids are drawn when the run ends."""
+        self.images: EpochImages | None = None
         if progress:
             from rich.console import Console  # noqa: PLC0415
             from rich.progress import (  # noqa: PLC0415
@@ -88,6 +106,7 @@ class HeadlessPrinter:
                 TextColumn("loss {task.fields[loss]:.2f}"), TimeElapsedColumn(), TimeRemainingColumn(),
                 console=Console(file=out), transient=True,
             )  # fmt: skip
+            self.console = self.progress.console
 
     def say(self, line: str) -> None:
         if self.progress is not None:
@@ -108,6 +127,8 @@ class HeadlessPrinter:
                     description=f"Epoch {event.epoch}/{event.epochs}",
                 )  # fmt: skip
         elif isinstance(event, EpochEnd):
+            self.session_seconds += event.seconds - self.carried
+            self.carried = 0.0
             for line in summary_lines(event):
                 self.say(line)
             self.pending_heldout = heldout_line(event)
@@ -117,6 +138,7 @@ class HeadlessPrinter:
                 if self.pending_heldout:
                     self.say(self.pending_heldout)
                     self.pending_heldout = None
+                self.say_swanlab()
                 if event.epoch == self.config.get("epochs") and self.config.get("iwae_k"):
                     self.say(f"Computing the IWAE bound on -log p(x) (K={self.config['iwae_k']})…")
             else:
@@ -131,6 +153,8 @@ class HeadlessPrinter:
                 resumed = f", resuming epoch {event.start_epoch + 1} at batch {event.start_batch + 1}"
             elif event.start_step:
                 resumed = f", resuming after epoch {event.start_epoch}"
+            self.resumed_in = event.run_dir if event.start_step else None
+            self.carried = event.start_seconds
             self.say(
                 f"Training on {c['dataset']} ({event.train_size} train / {event.test_size} test images) "
                 f"on {event.device}, {c['epochs']} epochs{resumed}; run dir {event.run_dir}; "
@@ -138,13 +162,32 @@ class HeadlessPrinter:
             )
         elif isinstance(event, FinalEvaluation):
             self.say(final_line(event.results))
+        elif isinstance(event, EpochImages):
+            self.images = event
         elif isinstance(event, RunFinished):
             self._stop_bar()
             verb = "Finished" if event.status == "completed" else "Stopped"
-            self.say(
-                f"{verb} after {counted(event.epochs_completed, 'epoch')}, {counted(event.step, 'step')}, "
-                f"{event.seconds:.1f} s."
-            )
+            line = f"{verb} after {counted(event.epochs_completed, 'epoch')}, {counted(event.step, 'step')}, "
+            if self.resumed_in is None:
+                self.say(f"{line}{event.seconds:.1f} s.")
+            else:  # this process is only the last part of the run
+                from vae_tui.core.metrics import training_time  # noqa: PLC0415
+
+                epochs, seconds = training_time(self.resumed_in)
+                complete = "" if event.status == "completed" else "complete "
+                self.say(
+                    f"{line}{event.seconds:.1f} s; training time {seconds:.1f} s over the run's {epochs} "
+                    f"{complete}epoch{'s' * (epochs != 1)}, {self.session_seconds:.1f} s of it in this session."
+                )
+            self.say_swanlab()
+
+    def say_swanlab(self) -> None:
+        """Once SwanLab has started: its run id and where its log is."""
+        t = self.tracker
+        if t is None or self.swanlab_said or not t.tracking or t.log_dir is None:
+            return
+        self.swanlab_said = True
+        self.say(f"SwanLab {t.active_mode} run {t.run_id}: {t.log_dir}")
 
     def _stop_bar(self) -> None:
         if self.progress is not None:
@@ -153,6 +196,16 @@ class HeadlessPrinter:
 
     def close(self, state: str) -> None:
         self._stop_bar()
+        if state == "success" and self.console is not None and self.images is not None:
+            from .inline import print_final_grids  # noqa: PLC0415 - PIL and rich-pixels, terminals only
+
+            images, self.images = self.images, None  # (close is called twice on some paths)
+            print_final_grids(self.console, images.reconstructions, images.samples, f"epoch {images.epoch}")
+        # After the tracker's own close (it comes first): the log is complete, and uploadable.
+        if state in ("success", "aborted") and self.tracker and (command := self.tracker.sync_command()):
+            self.say_swanlab()  # if it started too late to be said during the run
+            self.tracker = None  # (close is called twice on some paths)
+            self.say(f"To upload the SwanLab log: swanlab login (once), then {command}")
 
 
 class StopOnSignals:
@@ -172,6 +225,8 @@ class StopOnSignals:
         """The signal that asked to quit at once, if any."""
         self.started = False
         """Whether the loop has started (a stop then saves a checkpoint)."""
+        self.run_dir: str | None = None
+        """The run folder, once the loop has started (a new run's default one is claimed then)."""
         self.on_quit: list[Callable[[], None]] = []
         """Called on "quit now", before the interrupt: e.g. stop waiting for SwanLab."""
         self._previous: dict[int, Any] = {}
@@ -203,6 +258,7 @@ class StopOnSignals:
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.started = True
+            self.run_dir = event.run_dir
 
     def close(self, state: str) -> None:
         pass
@@ -237,19 +293,19 @@ def run_headless(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             if signals.received is None:  # a KeyboardInterrupt not from our handler (e.g. in tests)
                 signals.received = signal.SIGINT
-            signals.say(f"interrupted; {checkpoint_note(run.dir)}")
+            signals.say(f"interrupted; {checkpoint_note(signals.run_dir or run.dir)}")
             return signals.exit_code
 
 
 def _train(
     args: argparse.Namespace, control: TrainControl, signals: StopOnSignals, run: SimpleNamespace
 ) -> int:
+    log_warnings_to_stderr()  # before plan_run: a resume can warn (another --epochs changes β)
     config, resume = plan_run(args)
     run.dir = config.run_dir
     if control.stop_requested:  # before torch's seconds of imports, if it can be
         signals.say("stopped before training started; nothing was written")
         return signals.exit_code
-    log_warnings_to_stderr()
     from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads from here on
     from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
     from vae_tui.core.session import standard_consumers  # noqa: PLC0415
@@ -259,8 +315,9 @@ def _train(
     if control.stop_requested:
         signals.say("stopped before training started; nothing was written")
         return signals.exit_code
-    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty())
     consumers = standard_consumers(config)
+    tracker = next((c for c in consumers if isinstance(c, SwanLabTracker)), None)
+    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty(), tracker=tracker)
     signals.on_quit.extend(c.abandon for c in consumers if isinstance(c, SwanLabTracker))
     try:
         drive(
@@ -273,7 +330,7 @@ def _train(
             [signals, *consumers, printer],
         )
     except (VaeTuiError, OSError) as e:
-        raise user_error(e, config.run_dir) from None
+        raise user_error(e, signals.run_dir or config.run_dir) from None
     finally:
         printer.close("")  # a quit can skip it in `drive` (idempotent): never leave a bar drawn
     return signals.exit_code

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vae_tui.core.config import TrainConfig, default_run_dir
+from vae_tui.core.config import TrainConfig
+from vae_tui.core.runlock import refuse_if_trained
 
 from .cli import config_overrides
 
@@ -17,14 +18,35 @@ if TYPE_CHECKING:
 
 
 def plan_run(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any] | None]:
-    """New run: the defaults with the flags applied. `--resume`: the saved run, checked."""
+    """New run: the defaults with the flags applied (no --run-dir: training claims a fresh
+    folder, known from its RunStarted). `--resume`: the saved run, checked.
+
+    A folder another process is training is refused here, before torch loads; the lock that
+    training takes is what guarantees it (a run may start between this look and that)."""
     overrides = config_overrides(args)
     if args.resume:
+        refuse_if_trained(args.resume, resuming=True)
         from vae_tui.core.resume import load_resume  # noqa: PLC0415 - imports torch
 
         return load_resume(args.resume, overrides)
     config = TrainConfig(**overrides)
-    return config.with_(run_dir=config.run_dir or default_run_dir()), None
+    if config.run_dir:
+        refuse_if_trained(config.run_dir, resuming=False)
+    return config, None
+
+
+def finished_run_note(args: argparse.Namespace) -> str | None:
+    """For `--resume`: the line saying the run has trained all its epochs (and how to go on), or
+    None. A run that does not look finished is known to have work left without loading torch; one
+    that does is checked as a resume would be, so a damaged or refused one still gets its error."""
+    from vae_tui.core.runinfo import completion_note, saved_position  # noqa: PLC0415
+
+    epochs = getattr(args, "epochs", None)
+    position = saved_position(Path(args.resume) / "checkpoint.pt")
+    if position is None or completion_note(args.resume, position, epochs) is None:
+        return None
+    config, saved = plan_run(args)
+    return completion_note(args.resume, saved, config.epochs) if saved is not None else None
 
 
 class OneLineFormatter(logging.Formatter):

@@ -35,11 +35,13 @@ class ModelOpened(Message):
 
 
 class HistoryLoaded(Message):
-    """`--resume`: what the run logged before this session, so the plots show all of it."""
+    """`--resume`: what the run logged before this session, so the plots show all of it, and
+    the time spent on the epoch it resumes in (not in the history, which has complete epochs)."""
 
-    def __init__(self, history: Any) -> None:
+    def __init__(self, history: Any, carried_seconds: float = 0.0) -> None:
         super().__init__()
         self.history = history
+        self.carried_seconds = carried_seconds
 
 
 class Failed(Message):

@@ -7,16 +7,21 @@ redraw does not grow with the length of the run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from math import floor
+
 import numpy as np
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
-from textual.widgets import Static
 from textual_hires_canvas import Canvas
+from textual_hires_canvas.hires import hires_sizes, pixels
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import NumericAxisFormatter
 from textual_plot.plot_widget import Legend
+
+from .text_line import TextLines
 
 SMOOTHING_FRACTION = 0.02  # the smoothed curve averages the last 2% of the batches so far
 
@@ -31,6 +36,12 @@ class LossHistory:
         self.batch_version = 0
         """Bumped when batches arrive, so the batch plot redraws only when there is news."""
         self.epoch_version = 0
+
+    def clear(self) -> None:
+        """Forget everything (a resumed run's preview history, replaced by the exact one)."""
+        self._steps, self._losses, self.epochs = [], [], []
+        self.batch_version += 1
+        self.epoch_version += 1
 
     def add_batches(self, steps: list[int], losses: list[float]) -> None:
         self._steps.extend(steps)
@@ -71,9 +82,18 @@ def thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndar
 
 class FastCanvas(Canvas):
     """textual-hires-canvas reads `rich_style` for every line it renders, and computing it costs
-    ~0.2 ms: most of a plot's redraw. It only changes with the styles, so keep it until then."""
+    ~0.2 ms: most of a plot's redraw. It only changes with the styles, so keep it until then.
+
+    With `share_cells`, curves that pass through the same cell no longer hide one another: a cell
+    has one colour, and the canvas used to give it to the last curve drawn there, dots and all,
+    so a curve lying on another vanished (the held-out −ELBO under the training one). Shared
+    cells keep every curve's dots and take the curves' colours in turn, column by column: where
+    curves coincide they show as one line of alternating colours, each still visible.
+    """
 
     _style_cache_value: Style | None = None
+    share_cells = False
+    _cells: dict[tuple[int, int], tuple[set[tuple[int, int]], list[str]]]
 
     @property
     def rich_style(self) -> Style:
@@ -84,6 +104,40 @@ class FastCanvas(Canvas):
     def notify_style_update(self) -> None:
         self._style_cache_value = None
         super().notify_style_update()
+
+    def reset(self, size: object = None, refresh: bool = True) -> None:
+        self._cells = {}
+        super().reset(size, refresh)  # type: ignore[arg-type]
+
+    def set_hires_pixels(
+        self,
+        coordinates: Iterable[tuple[float, float]],
+        hires_mode: HiResMode | None = None,
+        style: str = "white",
+    ) -> None:
+        if not self.share_cells:
+            super().set_hires_pixels(coordinates, hires_mode, style)
+            return
+        mode = hires_mode or self.default_hires_mode
+        size, chars = hires_sizes[mode], pixels[mode]
+        new: dict[tuple[int, int], set[tuple[int, int]]] = {}
+        for x, y in coordinates:  # as the base class maps them
+            if not self._canvas_region.contains(floor(x), floor(y)):
+                continue
+            hx, hy = floor(x * size.width), floor(y * size.height)
+            new.setdefault((hx // size.width, hy // size.height), set()).add(
+                (hx % size.width, hy % size.height)
+            )
+        for (cx, cy), dots in new.items():
+            shared, styles = self._cells.setdefault((cx, cy), (set(), []))
+            shared |= dots
+            if style not in styles:
+                styles.append(style)
+            mask = np.zeros((size.height, size.width), dtype=bool)
+            for dx, dy in shared:
+                mask[dy, dx] = True
+            if char := chars[tuple(int(v) for v in mask.flat)]:
+                self.set_pixel(cx, cy, char=char, style=styles[cx % len(styles)])
 
 
 class PlotTicks(NumericAxisFormatter):
@@ -158,27 +212,59 @@ class LossPlot(PlotWidget, can_focus=False):
 
 
 SERIES = (
-    ("loss", "Avg loss", "bright_white"),
+    ("test_loss", "held-out", "green3"),
+    ("elbo", "train", "bright_white"),
     ("bce", "BCE", "dodger_blue1"),
     ("kld", "KLD", "orange1"),
-    ("test_loss", "Held-out −ELBO", "green3"),
 )
+"""The per-epoch curves, all at β = 1 so they compare: the training −ELBO is the epoch's BCE +
+KLD, the same quantity as the held-out one. The β-weighted loss the model minimised (the
+reference's "Avg Loss") is not among them: it mixes in β, which rises during training, so it
+climbed while both −ELBOs fell, and beside the held-out −ELBO it looked like a generalisation
+gap. β itself is in the legend; the status line keeps the reference's numbers."""
+BETA_STYLE = "magenta"
 
 
-def legend(items: list[tuple[str, str]], title: str) -> Text:
-    text = Text(f"{title}  ", style="bold")
-    for label, style in items:
-        text.append("━ ", style=style)
-        text.append(f"{label}  ")
-    return text
+def epoch_value(row: dict[str, float], key: str) -> float:
+    """A plotted per-epoch value; `elbo` is the training −ELBO at β = 1 (BCE + KLD)."""
+    return row["bce"] + row["kld"] if key == "elbo" else row[key]
+
+
+def legend(
+    items: list[tuple[str, str]], title: str, width: int = 0, note: Text | None = None, aside: str = ""
+) -> Text:
+    """The title and a line sample per curve, then `note` (and `aside`, if it fits on the same
+    line), wrapped between items to `width` cells (0: one line)."""
+    pieces = [Text.assemble(("━ ", style), label) for label, style in items]
+    if note is not None:
+        pieces.append(note)
+    lines = [Text(title, style="bold")]
+    for piece in pieces:
+        if width and lines[-1].cell_len + 2 + piece.cell_len > width:
+            lines.append(piece.copy())
+        else:
+            lines[-1].append("  ")
+            lines[-1].append_text(piece)
+    if note is not None and aside and (not width or lines[-1].cell_len + len(aside) <= width):
+        lines[-1].append(aside, style="dim")
+    return Text("\n").join(lines)
+
+
+def beta_note(epochs: list[dict[str, float]]) -> Text | None:
+    """The KL weight the plotted epochs were trained with, first → last epoch."""
+    betas = [float(r["beta"]) for r in epochs if isinstance(r.get("beta"), int | float)]
+    if not betas:
+        return None
+    span = f"{betas[0]:.2g}" if betas[0] == betas[-1] else f"{betas[0]:.2g}→{betas[-1]:.2g}"
+    return Text(f"β {span}", style=BETA_STYLE)
 
 
 def epoch_ylimits(table: dict[str, np.ndarray]) -> tuple[float | None, float | None]:
     """Y limits that leave out the first epoch's peak once there are 3 epochs or more.
 
-    The first epoch's held-out loss is several times the rest (β is 0 while training, 1 when
-    held out): scaled to it, the later curves, 10–20 nats apart, fall into the same braille
-    cells and hide one another. The first epoch then enters from the top, like the batch plot.
+    The first epoch's −ELBOs are two or three times the rest (β is 0 in it, so the KLD is left
+    to grow): scaled to them, the later curves, a few nats apart, fall into the same braille
+    cells. The first epoch then enters from the top, like the batch plot.
     """
     values = np.concatenate(list(table.values()))
     if not np.isfinite(values).all():
@@ -191,43 +277,65 @@ def epoch_ylimits(table: dict[str, np.ndarray]) -> tuple[float | None, float | N
 
 
 class LossPanel(Vertical):
-    """Two plots: batch loss by step, and the epoch averages with the held-out loss."""
+    """Two plots: batch loss by step, and the per-epoch −ELBOs (training and held-out) with
+    their BCE and KLD parts."""
 
     DEFAULT_CSS = """
     LossPanel { height: 1fr; }
-    LossPanel > Static { height: 1; padding: 0 1; }
+    LossPanel > TextLines { padding: 0 1; }
     """
 
     def __init__(self, history: LossHistory, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.history = history
         self.drawn = (-1, -1)  # (batch, epoch) versions on screen
+        self.drawn_width = (-1, -1)  # the plots' widths they were drawn for
 
     def compose(self) -> ComposeResult:
-        yield Static(
+        yield TextLines(
             legend([("raw", "grey50"), ("smoothed", "bright_white")], "Batch loss"), id="batch-title"
         )
         yield LossPlot(allow_pan_and_zoom=False, id="batch-plot")
-        yield Static(legend([(label, style) for _, label, style in SERIES], "Per epoch"), id="epoch-title")
+        yield TextLines(self.epoch_legend(), id="epoch-title")
         yield LossPlot(allow_pan_and_zoom=False, id="epoch-plot")
+
+    def epoch_legend(self) -> Text:
+        return legend(
+            [(label, style) for _, label, style in SERIES],
+            "−ELBO per epoch",
+            max(0, self.size.width - 2),
+            beta_note(self.history.epochs),
+            " (training KL weight)",
+        )
 
     def on_mount(self) -> None:
         for plot in self.query(LossPlot):
             plot.margin_top = 0
             plot.margin_bottom = 2
             plot.margin_left = 7
+        self.query_one("#epoch-plot", LossPlot).query_one("#plot", FastCanvas).share_cells = True
+
+    def on_resize(self) -> None:
+        # Thinning depends on the plot's width: redraw once the new layout has given it one.
+        self.call_after_refresh(self.redraw)
 
     def redraw(self, force: bool = False) -> None:
-        """Redraw from the history if it changed since the last draw (and the panel is on screen)."""
+        """Redraw from the history if it changed since the last draw, or the plots' widths did
+        (and the panel is on screen)."""
         h = self.history
         if not self.display:
             return
+        widths = tuple(plot.size.width for plot in self.query(LossPlot))
+        if not all(widths):
+            return  # not laid out yet: a draw now would thin the series for no width at all
         drawn_batches, drawn_epochs = (-1, -1) if force else self.drawn
         self.drawn = (h.batch_version, h.epoch_version)
-        if drawn_batches != h.batch_version:
+        if drawn_batches != h.batch_version or widths[0] != self.drawn_width[0]:
             self._draw_batches()
-        if drawn_epochs != h.epoch_version:
+        if drawn_epochs != h.epoch_version or widths[1] != self.drawn_width[1]:
+            self.query_one("#epoch-title", TextLines).set(self.epoch_legend())
             self._draw_epochs()
+        self.drawn_width = widths  # type: ignore[assignment]
 
     def _draw_batches(self) -> None:
         h = self.history
@@ -235,7 +343,7 @@ class LossPanel(Vertical):
         batch_plot.clear()
         steps = h.steps
         if len(steps):
-            points = max(20, 2 * batch_plot.size.width)
+            points = 2 * batch_plot.size.width
             x, raw = thin(steps, h.losses, points)
             _, smooth = thin(steps, h.smoothed(), points)
             # The first batches' losses are several times the rest; clip so the trend stays visible.
@@ -250,16 +358,15 @@ class LossPanel(Vertical):
         epoch_plot.clear()
         if h.epochs:
             epochs = np.array([r["epoch"] for r in h.epochs], dtype=float)
-            table = {key: np.array([r[key] for r in h.epochs], dtype=float) for key, _, _ in SERIES}
+            table = {key: np.array([epoch_value(r, key) for r in h.epochs]) for key, _, _ in SERIES}
             epoch_plot.set_ylimits(*epoch_ylimits(table))
             # One epoch is one point: autoscaling a zero-width range labelled the axis 0.9999990.
             epoch_plot.set_xlimits(*((0.5, 1.5) if len(epochs) == 1 else (None, None)))
             # Few epochs: a tick per epoch, not 1.2, 1.4, … (where each label gets 4 columns).
             whole = len(epochs) == 1 or epoch_plot.size.width >= 4 * len(epochs) + epoch_plot.margin_left
             epoch_plot.set_xticks([float(e) for e in epochs] if whole else None)
-            # The average loss is drawn last: where curves share a cell the last one's colour
-            # shows, and the headline curve must not vanish under BCE.
-            for key, _, style in sorted(SERIES, key=lambda series: series[0] == "loss"):
+            # Curves that share cells alternate colours there (FastCanvas.share_cells).
+            for key, _, style in SERIES:
                 values = table[key]
                 if len(values) == 1:
                     epoch_plot.scatter(epochs, values, marker="●", marker_style=style)

@@ -71,12 +71,24 @@ class RunStatus:
     last_epoch: dict[str, float] | None = None
     final: dict[str, Any] | None = None
     message: str = ""
+    prior_seconds: float = 0.0
+    """Training time the run had before this session (a resumed run; a browsed run's whole)."""
+    swanlab_id: str = ""
+    """The SwanLab run's id, once it has started."""
+    run_info: tuple[str, str] | None = None
+    """Browsing: what the run was (`run`, its settings) or the model is (`model`, a bare
+    state_dict's architecture)."""
 
     def elapsed(self) -> float:
+        """This session's training time."""
         if self.train_started is None:
             return 0.0
         now = self.ended_at or self.paused_at or time.monotonic()
         return now - self.train_started - self.paused_total
+
+    def trained(self) -> float:
+        """The run's training time, over all its sessions."""
+        return self.prior_seconds + self.elapsed()
 
     def eta(self) -> float | None:
         if not self.done_batches or self.phase != "training":
@@ -84,15 +96,50 @@ class RunStatus:
         return self.elapsed() / self.done_batches * self.remaining_batches
 
 
-def final_numbers(f: dict[str, Any], elapsed: float, room: int) -> Text:
-    """The end-of-run evaluation on the first status row (a row of its own would take the image
-    views' last rows at 80×24); the training time follows where it fits."""
+def fit(parts: list[Text], room: int) -> Text:
+    """`parts[0]` and as many of the following parts, in order, as fit in `room` cells."""
+    text = parts[0].copy()
+    for part in parts[1:]:
+        if text.cell_len + part.cell_len > room:
+            break
+        text.append_text(part)
+    return text
+
+
+def time_parts(s: RunStatus, label: str) -> list[Text]:
+    """The run's training time and, for a resumed run, this session's share (as it fits)."""
+    total = Text.assemble((f"  {label} ", "dim"), clock(s.trained()))
+    if s.prior_seconds <= 0 or s.train_started is None:
+        return [total]
+    return [total, Text(f" ({clock(s.elapsed())} this session)", style="dim")]
+
+
+def final_numbers(f: dict[str, Any]) -> Text:
+    """The end-of-run evaluation, on the first status row of a finished run (a row of its own
+    would take the image views' last rows at 80×24)."""
     text = Text.assemble(("final ", "dim"), f"−ELBO {f['neg_elbo']:.2f}")
     if "iwae_nll" in f:
         text.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
-    text.append(f"  active units {f['active_units']}/{len(f['kl_per_dim'])}")
-    took = Text.assemble(("  trained ", "dim"), clock(elapsed))
-    return text + took if text.cell_len + took.cell_len <= room else text
+    units = f.get("kl_per_dim")
+    text.append(f"  active units {f['active_units']}" + (f"/{len(units)}" if units else ""))
+    return text
+
+
+def epoch_summary(e: dict[str, float], room: int) -> Text:
+    """The last epoch like with like: the training −ELBO (BCE + KLD, β = 1) beside the held-out
+    one. The reference's loss weights the KLD by β, which rises during training (a student read
+    its rise as overfitting, and epoch 1's 206 beside a held-out 330 as a generalisation gap): it
+    comes last, said to be at β, where it fits."""
+    train = e["bce"] + e["kld"]
+    like_with_like = Text.assemble(
+        ("last epoch  ", "dim"), "−ELBO ", ("train ", "dim"), f"{train:.2f}",
+        (" = BCE ", "dim"), f"{e['bce']:.2f}", (" + KLD ", "dim"), f"{e['kld']:.2f}",
+        ("  held-out ", "dim"), f"{e['test_loss']:.2f}",
+    )  # fmt: skip
+    if "beta" not in e or "loss" not in e:
+        return like_with_like
+    weighted = Text.assemble((f"  · loss at β {e['beta']:.2f}: ", "dim"), f"{e['loss']:.2f}")
+    return fit([like_with_like, weighted], room)
 
 
 class StatusPanel(TextLines):
@@ -100,12 +147,28 @@ class StatusPanel(TextLines):
     StatusPanel { padding: 0 1; background: $boost; }
     """
 
+    shown: RunStatus | None = None
+
+    def on_resize(self) -> None:
+        if self.shown is not None:  # what fits has changed (the first show comes before layout)
+            self.show(self.shown)
+
     def show(self, s: RunStatus) -> None:
-        width = max(10, self.size.width - 2)
+        self.shown = s
+        # Before the first layout it has no width yet; it spans the screen's.
+        width = max(10, (self.size.width or self.app.size.width) - 2)
         rows: list[Text] = []
         if s.mode == "browse":
             head = Text.assemble(("Browsing ", "bold"), f"{s.message} · ")
             rows.append(head + Text(fit_path(s.run_dir, width - head.cell_len), style="cyan"))
+            if s.run_info:
+                info = [Text.assemble((f"{s.run_info[0]} ", "dim"), s.run_info[1])]
+                rows.append(fit(info + time_parts(s, "trained") if s.prior_seconds else info, width))
+            if s.final:
+                rows.append(final_numbers(s.final))
+            # Below 30 rows the image views need the row more than the final epoch's numbers.
+            if s.last_epoch and (not s.final or self.app.size.height >= 30):
+                rows.append(epoch_summary(s.last_epoch, width))
         else:
             phase = "paused" if s.paused else s.phase
             style = {
@@ -114,38 +177,55 @@ class StatusPanel(TextLines):
                 "finished": "bold cyan",
                 "evaluating": "bold magenta",
             }.get(phase, "bold")
-            fraction = s.batch / s.batches if s.batches else 0.0
             head = Text.assemble(
                 (f"{phase.upper()} ", style),
                 f"epoch {s.epoch}/{s.epochs} " if s.epochs else "epoch – ",  # – until the run is planned
             )
+            time_left_out: list[Text] = []
             if s.final:  # the run is over: its headline numbers replace the progress bar and ETA
-                rows.append(head + final_numbers(s.final, s.elapsed(), width - head.cell_len))
+                numbers = head + final_numbers(s.final)
+                rows.append(fit([numbers, *time_parts(s, "trained")], width))
+                if rows[-1].cell_len == numbers.cell_len:  # no room: the next row says it
+                    time_left_out = time_parts(s, "trained")[:1]
             elif phase == "evaluating":  # seconds to minutes with no batches to show for it
                 rows.append(head + Text(f"computing the final IWAE bound (K={s.iwae_k})…  q skips it"))
             else:
-                rest = Text(
-                    f" {fraction:4.0%}  step {s.step}  β {s.beta:.2f}  "
-                    f"{(s.images_per_second or 0):,.0f} img/s  "
-                    f"elapsed {clock(s.elapsed())}  ETA {clock(s.eta())}"
-                )
-                bar_width = max(5, min(30, width - head.cell_len - rest.cell_len))
-                rows.append(head + bar(fraction, bar_width) + rest)
-        if s.mode != "browse":
-            fixed = Text.assemble(
-                ("device ", "dim"), s.device, ("  SwanLab ", "dim"), s.swanlab or "–", ("  run ", "dim")
-            )  # fmt: skip
+                rows.append(self.progress_row(s, head, width))
+            fixed = Text.assemble(("device ", "dim"), s.device, ("  SwanLab ", "dim"), s.swanlab or "–")
+            if s.swanlab_id:
+                fixed.append(f" {s.swanlab_id}")
+            for part in time_left_out:
+                fixed.append_text(part)
+            fixed.append("  run ", style="dim")
             run_dir = fit_path(s.run_dir or "–", width - fixed.cell_len)
             rows.append(fixed + Text(run_dir, style="cyan"))
-        if s.last_epoch:
-            e = s.last_epoch
-            summary = Text.assemble(
-                ("last epoch ", "dim"),
-                f"loss {e['loss']:.2f}  BCE {e['bce']:.2f}  KLD {e['kld']:.2f}",
-                ("  held-out −ELBO ", "dim"),
-                f"{e['test_loss']:.2f}",
-            )
-            rows.append(summary)
-        if s.message and s.mode != "browse":
-            rows.append(Text(s.message, style="yellow"))
+            if s.last_epoch:
+                rows.append(epoch_summary(s.last_epoch, width))
+            if s.message:
+                rows.append(Text(s.message, style="yellow"))
         self.set(Text("\n").join(rows))
+
+    @staticmethod
+    def progress_row(s: RunStatus, head: Text, width: int) -> Text:
+        """Epoch, progress and ETA always; the rest as room allows (at 80 columns the row used to
+        be cut before its ETA). Parts keep their order on the row and are dropped least useful
+        first: this session's share of the time, images/s, the step, β, the time so far."""
+        fraction = s.batch / s.batches if s.batches else 0.0
+        elapsed = time_parts(s, "elapsed")
+        parts = {
+            "step": Text(f"  step {s.step}"),
+            "beta": Text(f"  β {s.beta:.2f}"),
+            "speed": Text(f"  {(s.images_per_second or 0):,.0f} img/s"),
+            "elapsed": elapsed[0],
+            "session": elapsed[1] if len(elapsed) > 1 else Text(""),
+        }
+        percent, eta = Text(f" {fraction:4.0%}"), Text(f"  ETA {clock(s.eta())}")
+        fixed = head.cell_len + percent.cell_len + eta.cell_len + 10  # a bar of 10 at least
+        shown = list(parts)
+        for drop in ("session", "speed", "step", "beta", "elapsed"):
+            if fixed + sum(parts[k].cell_len for k in shown) <= width:
+                break
+            shown.remove(drop)
+        rest = Text("").join(parts[k] for k in shown)
+        bar_width = max(5, min(30, width - (fixed - 10) - rest.cell_len))
+        return head + bar(fraction, bar_width) + percent + rest + eta

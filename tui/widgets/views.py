@@ -41,10 +41,20 @@ class BrowseState:
     dim: int = 0
     """Selected latent dimension in the traversal."""
     zero_base: bool = False
-    """Traverse around z = 0 instead of the selected image's μ."""
+    """Traverse around z = 0 instead of the selection's code."""
+    base: str = "image"
+    """What the traversal sweeps around: the selected test image's μ (`image`) or the selected
+    sample's z (`sample`), whichever was selected last."""
     sample_seed: int = 0
     samples_z: Any = None
     epoch: int | None = None
+    """Epochs complete in the weights shown (None: a bare state_dict, which does not say)."""
+    batch: int = 0
+    """Batches of the next epoch in them too (a copy taken mid-epoch)."""
+    live: bool = False
+    """The weights are the training model's (not a saved file's)."""
+    training: bool = False
+    """Training goes on, so the views change at every epoch end."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, index: int) -> str:
@@ -52,6 +62,16 @@ class BrowseState:
         if e is None or e.labels is None:
             return ""
         return f" (label {int(e.labels[index])})"
+
+    def weights(self) -> str:
+        """Which weights the views (and their numbers) come from. After `r` they are the
+        training model's as it is now, mid-epoch, not as of the last epoch end: say so."""
+        if self.epoch is None:
+            return ""
+        if self.batch:
+            where = f"epoch {self.epoch + 1}, batch {self.batch}"
+            return f"weights now ({where})" if self.live else f"weights at {where}"
+        return f"weights after epoch {self.epoch}" if self.epoch else "weights before training"
 
 
 class ImageView(Vertical):
@@ -171,10 +191,14 @@ class ReconstructionView(ImageView):
             tiles, {(2 * r, c), (2 * r + 1, c)}, factor, gap_rows=set(range(1, 2 * pairs - 1, 2))
         )
         bce, kld = e.image_loss(s.image)
+        numbers = f"#{s.image + 1}{s.label(s.image)}: BCE {bce:.1f} + KLD {kld:.1f} nats"
+        weights = f" · {s.weights()}" if s.weights() else ""
+        selected = f"Selected {numbers}{weights}"
+        if len(selected) > self.size.width - 2:  # the weights matter more than the word
+            selected = f"{numbers}{weights}"
         text = (
             f"Test images {start + 1}–{stop} of {e.count} (top: image, below: reconstruction)"
-            f"{' · 2× smaller' if factor == 2 else ''}\n"
-            f"Selected #{s.image + 1}{s.label(s.image)}: BCE {bce:.1f} + KLD {kld:.1f} nats"
+            f"{' · 2× smaller' if factor == 2 else ''}\n{selected}"
         )
         return image, text, scale
 
@@ -202,16 +226,22 @@ class SamplesView(ImageView):
         for i in range(stop - start):
             tiles[divmod(i, cols)] = decoded[i]
         image = tile_image(tiles, {divmod(s.sample - start, cols)}, factor)
+        # Only training changes the pictures of a fixed z; once it is over (or when browsing a
+        # saved model), "the same every epoch" describes nothing there is to see.
+        draw = f"z draw #{s.sample_seed + 1}" + (
+            ", same every epoch (n: new)" if s.training else " (n: new z)"
+        )
         text = (
             f"Samples {start + 1}–{stop} of {SAMPLE_COUNT} decoded from z ~ N(0, I)"
             f"{' · 2× smaller' if factor == 2 else ''}\n"
-            f"Selected {s.sample + 1} · z draw #{s.sample_seed + 1}, kept across epochs (n: new z)"
+            f"Selected {s.sample + 1} · ↑↓ traverses it · {draw}"
         )
         return image, text, scale
 
 
 class TraversalView(ImageView):
-    """One row per latent dimension, sweeping it from −3 to +3 around a base code; ↑/↓ selects."""
+    """One row per latent dimension, sweeping it from −3 to +3 around a base code (the selected
+    test image's μ or sample's z, or 0); ↑/↓ selects."""
 
     def title_text(self) -> str:
         return "Latent traversal"
@@ -232,10 +262,14 @@ class TraversalView(ImageView):
         rows = min(rows, e.latent_dim)
         first = min(max(0, s.dim - rows // 2), e.latent_dim - rows)
         dims = list(range(first, first + rows))
-        base = e.code(None if s.zero_base else s.image)
+        if s.zero_base:
+            base, where = e.code(None), "z = 0"
+        elif s.base == "sample" and s.samples_z is not None:
+            base, where = s.samples_z[s.sample], f"sample {s.sample + 1} (z draw #{s.sample_seed + 1})"
+        else:
+            base, where = e.code(s.image), f"μ of test image #{s.image + 1}{s.label(s.image)}"
         tiles = e.traversal(base, dims, steps)
         image = tile_image(tiles, {(s.dim - first, c) for c in range(steps)}, factor)
-        where = "z = 0" if s.zero_base else f"μ of test image #{s.image + 1}{s.label(s.image)}"
         text = (
             f"Rows z{first + 1}–z{first + rows} of {e.latent_dim}, each swept −3 → +3 in {steps} steps"
             f"{' · 2× smaller' if factor == 2 else ''}\n"
