@@ -10,13 +10,12 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
 from vae_tui.core import checkpoint as ckpt
 from vae_tui.core.runlock import RunLock
-from vae_tui.tui.app import VaeApp
+from vae_tui.tui.app import VaeApp, closing_line
 from vae_tui.tui.cli import build_parser
 
 from .faults import (
@@ -167,9 +166,7 @@ async def test_browsing_a_run_that_is_training_needs_no_lock(tmp_path: Path) -> 
     assert trainer.returncode == 143
 
 
-async def test_the_app_refused_a_run_being_trained_exits_2_with_the_line(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
+async def test_the_app_refused_a_run_being_trained_exits_2_with_the_line(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
     with RunLock() as lock:
@@ -179,7 +176,8 @@ async def test_the_app_refused_a_run_being_trained_exits_2_with_the_line(
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: not app.is_running)
     assert app.return_code == 2
-    err = " ".join(capfd.readouterr().err.split())  # the console may wrap it at its width
-    assert f"vae-tui: error: {run} is being trained by process " in err
-    assert "; wait for it or pick another --run-dir" in err
+    line, code = closing_line(app)  # what run_app prints once the screen is gone: one line, unwrapped
+    assert code == 2 and line is not None and "\n" not in line
+    assert line.startswith(f"vae-tui: error: {run} is being trained by process ")
+    assert line.endswith("; wait for it or pick another --run-dir")
     assert sorted(p.name for p in run.iterdir()) == ["trainer.lock"]

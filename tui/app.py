@@ -127,6 +127,8 @@ class VaeApp(App[int]):
         self._gc_frozen = False
         self.last_saved: Any = None
         """The last CheckpointSaved event: where a resume would start."""
+        self.fatal: Failed | None = None
+        """An error that closed the app at start-up (bad data, a held run folder): one line at exit."""
         self.failure: Failed | None = None
         """Training stopped on an error (NaN, a full disk): the app stays open to browse, and
         says it again, with its exit code, when it closes."""
@@ -379,8 +381,9 @@ class VaeApp(App[int]):
 
     # -- messages from the worker -----------------------------------------------------------
     def on_failed(self, message: Failed) -> None:
-        if message.fatal:
-            self.exit(return_code=message.exit_code, message=f"vae-tui: error: {message.text}")
+        if message.fatal:  # said by `closing_line` with print: Textual's exit message wraps at 80 columns
+            self.fatal = message
+            self.exit(return_code=message.exit_code)
             return
         if message.exit_code:
             self.failure = message
@@ -791,6 +794,8 @@ def closing_line(app: VaeApp, code: int = 0) -> tuple[str | None, int]:
     """What the shell sees once the screen is gone: where the run is and how to go on (or the
     error training stopped on), and the exit code."""
     exit_code = app.return_code if app.return_code is not None else code
+    if app.fatal is not None:
+        return f"vae-tui: error: {app.fatal.text}", app.fatal.exit_code
     if app.failure is not None and not exit_code:
         return f"vae-tui: error: {app.failure.text}", app.failure.exit_code
     if not (app.status.run_dir and not app.browse_only and app.last_checkpoint):
