@@ -77,21 +77,29 @@ def saved_position(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def completion_note(
-    run_dir: str | os.PathLike[str], saved: Mapping[str, Any], epochs: int | None = None
+    run_dir: str | os.PathLike[str],
+    saved: Mapping[str, Any],
+    epochs: int | None = None,
+    iwae_k: int | None = None,
 ) -> str | None:
-    """For `--resume RUN_DIR [--epochs N]`: the line that says the run has nothing left to train,
-    and how to go on; None when it has. `saved` is its checkpoint's data (or `saved_position`)."""
+    """For `--resume RUN_DIR [--epochs N] [--iwae-k K]`: the line that says the run has nothing
+    left to do, and how to go on; None when it has. `saved` is its checkpoint's data (or
+    `saved_position`). A run killed during its final IWAE bound (K > 0, no final row) is not
+    complete: resuming it computes the bound, as the uninterrupted run would have."""
     target = epochs if epochs is not None else saved["config"].get("epochs")
     if saved["batch"] or not target or saved["epoch"] != target:
         return None
     run, done = Path(run_dir), saved["epoch"]
+    k = iwae_k if iwae_k is not None else saved["config"].get("iwae_k", 0)
+    finals = [r for r in read_metrics(run / FILE_NAME) if r.get("kind") == "final" and r.get("epoch") == done]
+    if k and not finals:
+        return None
     checkpoint = shlex.quote(str(run / "checkpoint.pt"))
     note = (
         f"{run} is already complete ({done} of {done} epochs trained): nothing to do, nothing written. "
         f"To train it further: vae-tui --resume {shlex.quote(str(run))} --epochs N (N > {done}); "
         f"to look at it: vae-tui --checkpoint {checkpoint}"
     )
-    finals = [r for r in read_metrics(run / FILE_NAME) if r.get("kind") == "final" and r.get("epoch") == done]
     if not finals:
         note += f"; its IWAE bound was not computed: vae-tui --eval --checkpoint {checkpoint}"
     return note

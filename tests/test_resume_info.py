@@ -87,6 +87,21 @@ async def test_the_app_says_once_that_another_epochs_changes_beta(tiny_config: T
         logger.removeHandler(handler)
 
 
+def test_a_run_killed_during_its_final_bound_is_not_complete(tiny_config: TrainConfig) -> None:
+    """Killed after its last checkpoint but before the IWAE bound's row: a resume must compute the
+    bound (the kill -9 fault test resumes such runs to the uninterrupted run's final row)."""
+    run_dir = Path(tiny_config.run_dir)
+    drive(train(tiny_config.with_(epochs=1)), [MetricsWriter()])  # iwae_k 4: a final row
+    position = saved_position(run_dir / "checkpoint.pt")
+    assert position is not None and completion_note(run_dir, position) is not None
+    metrics = run_dir / "metrics.jsonl"
+    rows = metrics.read_text().splitlines()
+    metrics.write_text("".join(f"{r}\n" for r in rows if '"final"' not in r))
+    assert completion_note(run_dir, position) is None
+    note = completion_note(run_dir, position, iwae_k=0)  # `--iwae-k 0`: nothing left to do
+    assert note is not None and "its IWAE bound was not computed" in note
+
+
 def test_saved_position_reads_a_run_checkpoint_without_torch(
     tiny_config: TrainConfig, tmp_path: Path
 ) -> None:

@@ -41,12 +41,12 @@ def finished_run_note(args: argparse.Namespace) -> str | None:
     that does is checked as a resume would be, so a damaged or refused one still gets its error."""
     from vae_tui.core.runinfo import completion_note, saved_position  # noqa: PLC0415
 
-    epochs = getattr(args, "epochs", None)
+    epochs, iwae_k = getattr(args, "epochs", None), getattr(args, "iwae_k", None)
     position = saved_position(Path(args.resume) / "checkpoint.pt")
-    if position is None or completion_note(args.resume, position, epochs) is None:
+    if position is None or completion_note(args.resume, position, epochs, iwae_k) is None:
         return None
     config, saved = plan_run(args)
-    return completion_note(args.resume, saved, config.epochs) if saved is not None else None
+    return completion_note(args.resume, saved, config.epochs, config.iwae_k) if saved is not None else None
 
 
 class OneLineFormatter(logging.Formatter):
