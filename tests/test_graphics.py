@@ -137,7 +137,14 @@ async def test_app_draws_full_resolution_sixels_and_every_key_redraws() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(
             pilot,
-            lambda: app.state.explorer is not None and graphic(app, ReconstructionView).grid is not None,
+            # (and drawn at the view's final size: the header gains its run-details row as the
+            # model opens, which shrinks the view by a row after its first picture)
+            lambda: (
+                app.state.explorer is not None
+                and graphic(app, ReconstructionView).grid is not None
+                and graphic(app, ReconstructionView).canvas_size
+                == graphic(app, ReconstructionView).pixel_size
+            ),
         )
         assert not app.query(PixelView)  # no half-block view anywhere
         recon = graphic(app, ReconstructionView)
