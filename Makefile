@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(BIN)/vae-tui $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check vae_tui core tui tests benchmarks
-	$(BIN)/ruff format --check vae_tui core tui tests benchmarks
+	$(BIN)/ruff check vae_tui core tui tests benchmarks scripts
+	$(BIN)/ruff format --check vae_tui core tui tests benchmarks scripts
 
 test: $(STAMP) lint
 	$(BIN)/pytest -q
