@@ -24,8 +24,8 @@ from textual.app import App
 from textual.screen import Screen
 
 from vae_tui.core.model import VAE
-from vae_tui.tui.app import VaeApp
-from vae_tui.tui.cli import build_parser
+from vae_tui.tui.app import make_app
+from vae_tui.tui.cli import parse_request
 from vae_tui.tui.widgets.views import ImageView
 
 CASES = [  # (tab key, key that changes the picture, label)
@@ -72,10 +72,10 @@ class Clock:
 
 
 async def measure(checkpoint: str, size: tuple[int, int], presses: int, clock: Clock) -> dict:
-    app = VaeApp(build_parser().parse_args(["--checkpoint", checkpoint]))
+    app = make_app(parse_request(["--checkpoint", checkpoint]))
     results = {}
     async with app.run_test(size=size) as pilot:
-        while app.state.explorer is None:
+        while app.state.decoder is None:
             await pilot.pause(0.05)
         await pilot.pause(0.3)
         for tab, key, label in CASES:

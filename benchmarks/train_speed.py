@@ -259,38 +259,37 @@ def from_epoch_rows(rows: list[dict[str, Any]], wall: float, train_size: int) ->
 
 
 def run_headless(s: Settings, seed: int, swanlab: str, run_dir: Path) -> dict[str, Any]:
-    """Our loop through the public API, as `--train-only` drives it (minus its printer)."""
-    from vae_tui.core.consumers import drive
-    from vae_tui.core.events import EpochEnd, RunStarted
-    from vae_tui.core.session import standard_consumers
-    from vae_tui.core.tracking import SwanLabTracker
-    from vae_tui.core.train import train
+    """Our loop through the one run wiring `--train-only` uses (minus its printer), at the thread
+    count this variant has set."""
+    import torch
 
-    config = our_config(s, seed, swanlab, run_dir)
-    consumers = standard_consumers(config)
-    if swanlab == "disabled":
-        consumers = [c for c in consumers if not isinstance(c, SwanLabTracker)]
+    from vae_tui.core.events import EpochEnd, RunStarted
+    from vae_tui.core.run import RunPlan, TrainingRun
+
+    run = TrainingRun(RunPlan(our_config(s, seed, swanlab, run_dir)), threads=torch.get_num_threads())
     rows: list[dict[str, Any]] = []
     train_size = TRAIN_SIZE
 
-    def collect(events: Any) -> Any:
-        nonlocal train_size
-        for event in events:
+    class Collect:
+        def handle(self, event: Any) -> None:
+            nonlocal train_size
             if isinstance(event, RunStarted):
                 train_size = event.train_size
             elif isinstance(event, EpochEnd):
                 rows.append(event.metrics())
-            yield event
+
+        def close(self, state: str) -> None:
+            pass
 
     wall = time.perf_counter()
-    drive(collect(train(config)), consumers)
+    run.drive(before=[Collect()])
     return from_epoch_rows(rows, time.perf_counter() - wall, train_size)
 
 
 def run_app(s: Settings, seed: int, swanlab: str, run_dir: Path) -> dict[str, Any]:
     """Our loop inside the Textual app (headless driver, 200×50), until the run finishes."""
-    from vae_tui.tui.app import VaeApp
-    from vae_tui.tui.cli import build_parser
+    from vae_tui.tui.app import make_app
+    from vae_tui.tui.cli import parse_request
 
     flags = ["--epochs", str(s.epochs), "--seed", str(seed), "--kl-anneal", s.kl_anneal]
     flags += ["--swanlab", swanlab, "--iwae-k", "0", "--device", "cpu", "--run-dir", str(run_dir)]
@@ -299,7 +298,7 @@ def run_app(s: Settings, seed: int, swanlab: str, run_dir: Path) -> dict[str, An
         flags += ["--train-limit", str(s.train_limit)]
     if s.test_limit is not None:
         flags += ["--test-limit", str(s.test_limit)]
-    app = VaeApp(build_parser().parse_args(flags))
+    app = make_app(parse_request(flags))
 
     wall = 0.0
 
@@ -429,7 +428,7 @@ def probe_startup(data_root: str, run_dir: str) -> dict[str, Any]:
     watcher = threading.Thread(target=watch_torch, daemon=True)
     watcher.start()
     from vae_tui.tui.app import VaeApp
-    from vae_tui.tui.cli import build_parser
+    from vae_tui.tui.cli import parse_request
 
     mark("app_module_imported")
 
@@ -447,7 +446,7 @@ def probe_startup(data_root: str, run_dir: str) -> dict[str, Any]:
 
     flags = ["--epochs", "1", "--train-limit", "1024", "--test-limit", "256", "--iwae-k", "0"]
     flags += ["--swanlab", "disabled", "--device", "cpu", "--data-dir", data_root, "--run-dir", run_dir]
-    app = ProbeApp(build_parser().parse_args(flags))
+    app = ProbeApp(parse_request(flags))
     torch_at_first_frame: list[bool] = []
 
     async def run() -> None:
@@ -694,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         if "reference" in kinds:
             for t in args.ref_threads.split(","):
                 variants.append(Variant("reference", None if t.strip() == "default" else int(t)))
-        from vae_tui.core.train import training_threads
+        from vae_tui.core.threads import training_threads
 
         for mode in modes:
             if "headless" in kinds:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import random
 import warnings
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
+from .config import TrainConfig
 from .errors import CheckpointError
 from .memory import check_file
 
@@ -186,3 +189,52 @@ def architecture(
     if inputs != 784:
         raise CheckpointError(f"{path}: the model takes {inputs} inputs, not 784 (28×28 images)")
     return {"input_dim": int(inputs), "hidden_dim": int(hidden), "latent_dim": int(latent)}
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    position: tuple[int, int, int],
+    partial: dict[str, float],
+    noise: torch.Generator,
+) -> Path:
+    """Write the run's state at (epochs done, batches into the next, steps), atomically: what a
+    resume needs to compute the same weights as an uninterrupted run."""
+    epoch, batch, step = position
+    return atomic_save(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "config": config.to_dict(),
+            "epoch": epoch,
+            "batch": batch,
+            "step": step,
+            "partial": partial,
+            "rng": rng_states(noise),
+        },
+        path,
+    )
+
+
+def rng_states(noise: torch.Generator) -> dict[str, Any]:
+    """Every random state a run touches, as plain data (`weights_only` loads it)."""
+    np_state = np.random.get_state()
+    return {
+        "noise": noise.get_state(),
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python": list(random.getstate()[1]),
+    }
+
+
+def restore_rng(states: dict[str, Any], noise: torch.Generator) -> None:
+    noise.set_state(states["noise"])
+    torch.set_rng_state(states["torch"])
+    kind, keys, *rest = states["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
+    random.setstate((3, tuple(states["python"]), None))

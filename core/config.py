@@ -13,6 +13,8 @@ KL_ANNEAL_CHOICES = ("linear", "none")
 DATASET_CHOICES = ("mnist", "fashion-mnist")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 SWANLAB_CHOICES = ("offline", "cloud", "disabled")
+EVAL_IWAE_K = 1000
+"""Importance samples `--eval` uses for the -log p(x) bound (the literature's K)."""
 
 
 @dataclass(frozen=True)

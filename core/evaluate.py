@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from .config import EVAL_IWAE_K
 from .loss import bce_per_image, kl_divergence
 from .model import VAE
 
@@ -162,7 +163,7 @@ def evaluate(
     model: VAE,
     images: Tensor,
     *,
-    k: int = 1000,
+    k: int = EVAL_IWAE_K,
     binarize: bool = False,
     seed: int = EVAL_SEED,
     should_stop: Callable[[], bool] | None = None,

@@ -9,20 +9,16 @@ own generator whose state is checkpointed, so a resumed run computes the same we
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from . import checkpoint as ckpt
+from .atomic import write_json_atomic
 from .config import TrainConfig, kl_weight
 from .control import TrainControl
 from .data import load_split, resolve_dataset_dir
@@ -46,48 +42,6 @@ from .loss import vae_loss
 from .memory import check_training
 from .model import VAE
 from .runlock import RunLock, claim_new_run_dir
-
-TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (one per core), read at import
-
-
-def training_threads(busy_threads: int) -> int:
-    """Torch threads for a run that shares the process with `busy_threads` other busy threads
-    (SwanLab's writer; the app's UI): torch's default (one per core) minus those, at least 1.
-
-    Torch's OpenMP threads meet at a barrier after every op, so when one of them loses its core
-    to another thread, every op waits for it. Measured on 2 cores (benchmarks/train_speed.py,
-    full epochs, side by side, median of 3): headless without SwanLab, 2 threads ran 1.21× faster
-    than 1; with SwanLab offline, 1 thread was faster (2 threads: 0.93×); in the app, 1 thread
-    trained 1.56× faster than 2 (16,015 vs 10,295 img/s).
-
-    Cores other processes keep busy count too: on 2 cores with one busy loop beside it, headless
-    without SwanLab ran at 4,700–6,800 img/s with 2 threads and 13,400–20,900 with 1 (idle: 28–31k
-    with 2, ~19k with 1), so cores busy right now are taken off as well.
-    """
-    return max(1, TORCH_DEFAULT_THREADS - busy_threads - busy_cores())
-
-
-def busy_cores(interval: float = 0.25) -> int:
-    """Cores other processes keep busy right now, rounded (Linux; 0 elsewhere). Measured over a
-    short window rather than read off the load average, which still counts a run that just ended;
-    this process's own threads (the app's UI, SwanLab's writer) are already `busy_threads`."""
-
-    def snapshot() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:9]]
-        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
-
-    try:
-        (idle0, total0), own0, wall0 = snapshot(), time.process_time(), time.monotonic()
-        time.sleep(interval)
-        (idle1, total1), own1, wall1 = snapshot(), time.process_time(), time.monotonic()
-    except (OSError, ValueError, IndexError):
-        return 0
-    if total1 <= total0:
-        return 0
-    busy = (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
-    own = (own1 - own0) / max(wall1 - wall0, 1e-9)
-    return max(0, int(busy - own + 0.5))
 
 
 class TrainingDiverged(VaeTuiError):
@@ -143,36 +97,6 @@ def make_optimizer(model: VAE, config: TrainConfig, device: torch.device) -> tor
         return torch.optim.AdamW(model.parameters(), lr=config.lr, fused=True)
     except (RuntimeError, ValueError):
         return torch.optim.AdamW(model.parameters(), lr=config.lr)
-
-
-def rng_states(noise: torch.Generator) -> dict[str, Any]:
-    """Every random state a run touches, as plain data (`weights_only` loads it)."""
-    np_state = np.random.get_state()
-    return {
-        "noise": noise.get_state(),
-        "torch": torch.get_rng_state(),
-        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
-        "python": list(random.getstate()[1]),
-    }
-
-
-def restore_rng(states: dict[str, Any], noise: torch.Generator) -> None:
-    noise.set_state(states["noise"])
-    torch.set_rng_state(states["torch"])
-    kind, keys, *rest = states["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
-    random.setstate((3, tuple(states["python"]), None))
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(path)
-    except OSError as e:
-        with contextlib.suppress(OSError):  # on a read-only mount even this unlink fails (EROFS)
-            tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def prepare_run_dir(config: TrainConfig, resuming: bool, lock: RunLock) -> Path:
@@ -247,7 +171,7 @@ def _train(
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
-        restore_rng(resume["rng"], noise)
+        ckpt.restore_rng(resume["rng"], noise)
         epoch, batch, step = resume["epoch"], resume["batch"], resume["step"]
         partial = dict(resume.get("partial") or partial)
 
@@ -263,20 +187,14 @@ def _train(
     fixed_z = preview_latents(config.latent_dim, config.seed).to(device)
 
     def save(reason: str, epoch_done: int, batch_done: int, sums: dict[str, float]) -> CheckpointSaved:
-        path = ckpt.atomic_save(
-            {
-                "format": ckpt.FORMAT,
-                "version": ckpt.VERSION,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "config": config.to_dict(),
-                "epoch": epoch_done,
-                "batch": batch_done,
-                "step": step,
-                "partial": sums,
-                "rng": rng_states(noise),
-            },
+        path = ckpt.save_checkpoint(
             run_dir / "checkpoint.pt",
+            model=model,
+            optimizer=optimizer,
+            config=config,
+            position=(epoch_done, batch_done, step),
+            partial=sums,
+            noise=noise,
         )
         return CheckpointSaved(epoch_done, batch_done, str(path), reason)
 

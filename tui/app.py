@@ -7,7 +7,6 @@ the UI. Torch is imported by that worker, so the first frame appears while it lo
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import gc
@@ -17,9 +16,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -37,6 +36,7 @@ from .bridge import UiBridge
 from .driver import terminal_driver
 from .graphics import HALFBLOCK, Graphics, resolve
 from .messages import Batches, Failed, HistoryLoaded, ModelOpened, TrainEvent
+from .request import Request
 from .widgets.losses import LossHistory, LossPanel
 from .widgets.status import RunStatus, StatusPanel
 from .widgets.views import (
@@ -47,6 +47,19 @@ from .widgets.views import (
     SamplesView,
     TraversalView,
 )
+
+if TYPE_CHECKING:
+    from vae_tui.core.run import RunPlan, TrainingRun
+
+StartRun = Callable[["RunPlan", TrainControl], "TrainingRun"]
+
+
+def start_training_run(plan: RunPlan, control: TrainControl) -> TrainingRun:
+    """The real run, with one core left to the UI."""
+    from vae_tui.core.run import TrainingRun  # noqa: PLC0415 - torch
+
+    return TrainingRun(plan, control, ui_threads=1)
+
 
 NARROW_WIDTH = 110  # below this the loss plots move into their own tab
 MIN_SIZE = (40, 12)  # below this only a "terminal too small" note is shown
@@ -103,15 +116,18 @@ class VaeApp(App[int]):
 
     def __init__(
         self,
-        args: argparse.Namespace,
+        request: Request,
         driver_class: type[Driver] | None = None,
         graphics: Graphics = HALFBLOCK,
+        start_run: StartRun | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
-        self.args = args
+        self.request = request
+        self.start_run = start_run or start_training_run
+        """Wires a planned run for the training worker: the real one, or a test's event stream."""
         self.graphics = graphics
         """How images are drawn; chosen by `graphics.resolve` before the App starts."""
-        self.browse_only = bool(args.checkpoint)
+        self.browse_only = request.browsing
         self.control = TrainControl()
         self.history = LossHistory()
         self.state = BrowseState()
@@ -168,10 +184,10 @@ class VaeApp(App[int]):
         if self.size.width < NARROW_WIDTH and not self.browse_only:
             self.query_one(TabbedContent).active = "losses"  # training: show progress first
         self.set_interval(1 / REDRAW_HZ, self.tick)
-        if getattr(self.args, "resume", None):
-            self.show_saved_run(self.args.resume)
-        elif getattr(self.args, "run_dir", None):
-            self.status.run_dir = self.args.run_dir
+        if self.request.resume:
+            self.show_saved_run(self.request.resume)
+        elif self.request.get("run_dir"):
+            self.status.run_dir = self.request.get("run_dir")
         self.refresh_status()
         if self.graphics.notice:
             self.notify(self.graphics.notice, title="Graphics", severity="warning", timeout=10)
@@ -189,10 +205,9 @@ class VaeApp(App[int]):
     def show_saved_run(self, run_dir: str) -> None:
         """`--resume`: where the run stands, read from its folder before torch has loaded (the
         first frame used to show step 0, β 0.00 and no run folder for seconds)."""
-        from .cli import config_overrides  # noqa: PLC0415
         from .provenance import saved_run  # noqa: PLC0415
 
-        saved = saved_run(run_dir, config_overrides(self.args))
+        saved = saved_run(run_dir, self.request.overrides)
         if saved is None:
             return
         s = self.status
@@ -277,47 +292,17 @@ class VaeApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="training")
     def run_training(self) -> None:
         from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
+        from vae_tui.core.run import plan_run, user_error  # noqa: PLC0415
 
-        from .launch import plan_run, user_error  # noqa: PLC0415
-
-        bridge = UiBridge(self.post_message)
-        started = False
-        run_dir: str | None = None
+        run: TrainingRun | None = None
         try:
-            config, resume = plan_run(self.args)
-            run_dir = config.run_dir
-            from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads here, off the UI
-            from vae_tui.core.events import RunStarted  # noqa: PLC0415
-            from vae_tui.core.metrics import read_history  # noqa: PLC0415
-            from vae_tui.core.session import standard_consumers  # noqa: PLC0415
-            from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
-            from vae_tui.core.train import train, training_threads  # noqa: PLC0415
-
-            consumers = standard_consumers(config)
-            self.tracker = next((c for c in consumers if isinstance(c, SwanLabTracker)), None)
-
-            def stream() -> Any:
-                nonlocal started, run_dir
-                for event in train(
-                    config,
-                    self.control,
-                    resume=resume,
-                    threads=training_threads(busy_threads=1 + (config.swanlab != "disabled")),
-                ):
-                    started = True
-                    if isinstance(event, RunStarted):  # a new run's default folder is claimed then
-                        run_dir = event.run_dir
-                    yield event
-                    if isinstance(event, RunStarted) and event.start_step:
-                        # Read once the consumers have seen it: the metrics writer has then
-                        # dropped any rows past the checkpoint.
-                        history = read_history(event.run_dir, event.start_step)
-                        self.post_message(HistoryLoaded(history, event.start_seconds))
-
-            drive(stream(), [*consumers, bridge])
-        except (VaeTuiError, OSError) as e:
-            error = user_error(e, run_dir)
-            self.post_message(Failed(str(error), error.exit_code, fatal=not started))
+            plan = plan_run(self.request.overrides, self.request.resume)
+            run = self.start_run(plan, self.control)  # torch loads here, off the UI
+            self.tracker = run.tracker
+            run.drive(after=[UiBridge(self.post_message)])
+        except (VaeTuiError, OSError) as e:  # (TrainingRun.drive words its failures already)
+            error = user_error(e, run.run_dir if run else self.request.get("run_dir"))
+            self.post_message(Failed(str(error), error.exit_code, fatal=run is None or not run.started))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="open")
     def open_model(self) -> None:
@@ -330,10 +315,10 @@ class VaeApp(App[int]):
 
             from .provenance import describe, final_results, history_seconds  # noqa: PLC0415
 
-            loaded = load_model(self.args.checkpoint)
-            dataset = getattr(self.args, "dataset", loaded.config.dataset)
-            folder = resolve_dataset_dir(dataset, getattr(self.args, "data_dir", None), splits=("test",))
-            test = load_split(folder, "test", getattr(self.args, "test_limit", None))
+            loaded = load_model(self.request.checkpoint)
+            dataset = self.request.get("dataset", loaded.config.dataset)
+            folder = resolve_dataset_dir(dataset, self.request.get("data_dir"), splits=("test",))
+            test = load_split(folder, "test", self.request.get("test_limit"))
             info = {
                 "source": loaded.source,
                 "epoch": loaded.epoch,
@@ -349,7 +334,7 @@ class VaeApp(App[int]):
             )
             # A checkpoint inside a run folder brings its history: plot what it logged.
             if loaded.source == "checkpoint":
-                run_dir = Path(self.args.checkpoint).parent
+                run_dir = Path(self.request.checkpoint).parent
                 if (run_dir / "config.json").is_file():
                     info["run_dir"] = str(run_dir)
                 info["history"] = history = read_history(run_dir, loaded.step)
@@ -506,18 +491,18 @@ class VaeApp(App[int]):
         self.test_images, self.test_labels = message.images, message.labels
         info = message.info
         self.config = {"seed": info["seed"]}
-        from .launch import trained_for  # noqa: PLC0415
+        from .wording import trained_for  # noqa: PLC0415
 
         epochs = (
             trained_for(info["epoch"], info["batch"]) if info["epoch"] is not None else "reference state_dict"
         )
-        self.status.run_dir = str(self.args.checkpoint)
+        self.status.run_dir = str(self.request.checkpoint)
         self.status.message = f"{epochs} · {info['dataset']} test set"
         self.status.device, self.status.swanlab, self.status.phase = "cpu", "not tracking", "browsing"
         self.status.run_info = info["run_info"]
         self.browsed_run = info.get("run_dir")
         self.status.final = info.get("final")
-        self.sub_title = str(self.args.checkpoint)
+        self.sub_title = str(self.request.checkpoint)
         if "history" in info:
             self.load_history(info["history"])
             self.status.prior_seconds = info["seconds"]
@@ -528,14 +513,14 @@ class VaeApp(App[int]):
     def set_model(self, state: dict[str, Any], epoch: int | None, batch: int = 0, live: bool = False) -> None:
         """Browse these weights: trained `epoch` epochs and `batch` batches of the next; `live`
         when they are the running model's, so a mid-epoch copy is the weights as they are now."""
-        from vae_tui.core.explorer import LatentExplorer, random_latents  # noqa: PLC0415
+        from vae_tui.core.tiles import TileDecoder, random_latents  # noqa: PLC0415
 
-        explorer = LatentExplorer(state, self.test_images, self.test_labels)
-        if self.state.samples_z is None or self.state.samples_z.shape[1] != explorer.latent_dim:
+        decoder = TileDecoder(state, self.test_images, self.test_labels)
+        if self.state.samples_z is None or self.state.samples_z.shape[1] != decoder.latent_dim:
             self.state.samples_z = random_latents(
-                SAMPLE_COUNT, explorer.latent_dim, self.config.get("seed", 0) + 2
+                SAMPLE_COUNT, decoder.latent_dim, self.config.get("seed", 0) + 2
             )
-        self.state.explorer = explorer
+        self.state.decoder = decoder
         if not self._gc_frozen:
             # Torch, Textual and the data are loaded now and live as long as the app. Without
             # this, every full GC pass walks all of them: a ~150 ms freeze, several a minute,
@@ -543,8 +528,8 @@ class VaeApp(App[int]):
             gc.freeze()
             self._gc_frozen = True
         self.state.epoch, self.state.batch, self.state.live = epoch, batch, live
-        self.state.dim = min(self.state.dim, explorer.latent_dim - 1)
-        self.state.image = min(self.state.image, explorer.count - 1)
+        self.state.dim = min(self.state.dim, decoder.latent_dim - 1)
+        self.state.image = min(self.state.image, decoder.count - 1)
         for view in self.query(ImageView):
             view.stale = True
         self.active_view_update()
@@ -552,7 +537,7 @@ class VaeApp(App[int]):
     # -- key actions -------------------------------------------------------------------------
     def action_browse(self, delta: int) -> None:
         """Select the next test image, or sample: on the traversal tab, whichever it is around."""
-        s, e = self.state, self.state.explorer
+        s, e = self.state, self.state.decoder
         if e is None:
             return
         tab = self.query_one(TabbedContent).active
@@ -568,7 +553,7 @@ class VaeApp(App[int]):
         self.active_view_update()
 
     def action_dimension(self, delta: int) -> None:
-        e = self.state.explorer
+        e = self.state.decoder
         if e is None:
             return
         tab = self.query_one(TabbedContent).active
@@ -601,9 +586,9 @@ class VaeApp(App[int]):
         tabs.active = visible[(current + step) % len(visible)]
 
     def action_new_samples(self) -> None:
-        from vae_tui.core.explorer import random_latents  # noqa: PLC0415
+        from vae_tui.core.tiles import random_latents  # noqa: PLC0415
 
-        e = self.state.explorer
+        e = self.state.decoder
         if e is None:
             return
         self.state.sample_seed += 1
@@ -629,7 +614,7 @@ class VaeApp(App[int]):
             return self.training_keys_act
         if action not in ("browse", "dimension", "toggle_base", "new_samples"):
             return True
-        if self.state.explorer is None:
+        if self.state.decoder is None:
             return False  # nothing to browse before the model is there
         try:
             tab = self.query_one(TabbedContent).active
@@ -648,7 +633,7 @@ class VaeApp(App[int]):
             key = (
                 self.training_keys_act,
                 self.control.paused,
-                self.state.explorer is not None,
+                self.state.decoder is not None,
                 self.state.zero_base,
                 self.query_one(TabbedContent).active,
             )
@@ -704,7 +689,7 @@ class VaeApp(App[int]):
         s, t = self.status, self.tracker
         lines = [f"Run folder: {self.run_folder() or '–'}"]
         if self.browse_only:
-            lines.append(f"Model: {self.args.checkpoint}")
+            lines.append(f"Model: {self.request.checkpoint}")
         elif self.last_checkpoint:
             lines.append(f"Checkpoint: {self.last_checkpoint}")
         if t is not None and t.tracking and t.run_id:
@@ -772,9 +757,17 @@ class VaeApp(App[int]):
         self.refresh_status()
 
 
-def run_app(args: argparse.Namespace) -> int:
-    graphics = resolve(getattr(args, "graphics", "halfblock"))  # queries the terminal: before the App
-    app = VaeApp(args, driver_class=terminal_driver(), graphics=graphics)
+def make_app(
+    request: Request, *, driver_class: type[Driver] | None = None, graphics: Graphics = HALFBLOCK
+) -> VaeApp:
+    """The app for `request`: what the CLI runs, and what the tests, the snapshots and the
+    benchmark drive (they keep Textual's own driver, e.g. the headless one of `run_test`)."""
+    return VaeApp(request, driver_class=driver_class, graphics=graphics)
+
+
+def run_app(request: Request) -> int:
+    graphics = resolve(request.graphics or "halfblock")  # queries the terminal: before the App
+    app = make_app(request, driver_class=terminal_driver(), graphics=graphics)
     logger = logging.getLogger("vae_tui")
     handler = Notice(app)
     logger.addHandler(handler)

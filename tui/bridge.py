@@ -13,9 +13,9 @@ from typing import Any
 
 from textual.message import Message
 
-from vae_tui.core.events import BatchEnd
+from vae_tui.core.events import BatchEnd, RunStarted
 
-from .messages import Batches, TrainEvent
+from .messages import Batches, HistoryLoaded, TrainEvent
 
 
 class UiBridge:
@@ -35,6 +35,12 @@ class UiBridge:
             return
         self._flush()
         self.post(TrainEvent(event))
+        if isinstance(event, RunStarted) and event.start_step:
+            # A resumed run: read once the metrics writer (before this consumer) has dropped any
+            # rows past the checkpoint, so the plots show exactly the history it continues.
+            from vae_tui.core.metrics import read_history  # noqa: PLC0415
+
+            self.post(HistoryLoaded(read_history(event.run_dir, event.start_step), event.start_seconds))
 
     def _flush(self) -> None:
         if self._pending:

@@ -18,6 +18,7 @@ from vae_tui import __version__
 from vae_tui.core.config import (
     DATASET_CHOICES,
     DEVICE_CHOICES,
+    EVAL_IWAE_K,
     KL_ANNEAL_CHOICES,
     SWANLAB_CHOICES,
     TrainConfig,
@@ -25,6 +26,7 @@ from vae_tui.core.config import (
 )
 
 from .graphics import GRAPHICS_CHOICES
+from .request import Request
 
 PROG = "vae-tui"
 DEFAULTS = TrainConfig()
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=non_negative_int,
         default=S,
         metavar="K",
-        help="importance samples for the -log p(x) bound (default: 1000 with --eval, "
+        help=f"importance samples for the -log p(x) bound (default: {EVAL_IWAE_K} with --eval, "
         f"{DEFAULTS.iwae_k} at the end of training; 0 skips it)",
     )
     mode.add_argument(
@@ -255,12 +257,26 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    for stream in (sys.stdout, sys.stderr):  # an ASCII-only locale gets "?" for "±", not a crash
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+def parse_request(argv: Sequence[str] | None = None) -> Request:
+    """The flags in `argv`, checked, as a `Request`; a bad flag or combination exits with one
+    line (argparse's SystemExit, code 2)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_combinations(parser, args)
+    return Request(
+        overrides=config_overrides(args),
+        resume=args.resume,
+        checkpoint=args.checkpoint,
+        graphics=getattr(args, "graphics", None),
+        evaluate=args.eval,
+        binarize=args.binarize,
+        json=args.json,
+        train_only=args.train_only,
+    )
+
+
+def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Flags that are fine alone but not together: refused before anything runs."""
     if args.eval and not args.checkpoint:
         parser.error("--eval needs --checkpoint PATH")
     if args.resume and args.checkpoint:
@@ -274,7 +290,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--checkpoint opens a model to browse (in the app) or to evaluate (--eval); "
             "--train-only trains a new run (continue one with --resume RUN_DIR)"
         )
-
     if args.checkpoint and (unused := unused_flags(args)):  # (--train-only is refused above)
         reads = ", ".join(flag(f) for f in sorted(EVAL_FIELDS if args.eval else BROWSE_FIELDS))
         parser.error(
@@ -283,38 +298,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(only {reads} apply); to train, leave out --checkpoint"
         )
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # an ASCII-only locale gets "?" for "±", not a crash
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+    request = parse_request(argv)
     from vae_tui.core.errors import OutputClosed, VaeTuiError  # noqa: PLC0415 - keep --help light
 
     try:
-        if args.eval:
-            from .evaluation import run_eval  # noqa: PLC0415
-
-            return run_eval(args)
-        if args.resume:  # a finished run: say so, before either front end starts
-            from .launch import finished_run_note  # noqa: PLC0415
-
-            if note := finished_run_note(args):
-                print(f"{PROG}: {note}")
-                return 0
-        if args.checkpoint and not has_terminal():
-            return fail(
-                "browsing a model needs a terminal on stdin and stderr; "
-                "for its numbers without one, use --eval --checkpoint PATH",
-                2,
-            )
-        if args.train_only or not has_terminal():
-            if not args.train_only:
-                ignored = "; --graphics does not apply" if hasattr(args, "graphics") else ""
-                print(
-                    f"{PROG}: no terminal on stdin/stderr, running headless (as --train-only){ignored}",
-                    flush=True,
-                )
-            from .headless import run_headless  # noqa: PLC0415
-
-            return run_headless(args)
-        from .app import run_app  # noqa: PLC0415
-
-        return run_app(args)
+        return dispatch(request)
     except VaeTuiError as e:
         if isinstance(e, OutputClosed):
             _drop_stdout()
@@ -331,6 +324,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the front end's own handlers are in, or during --eval
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def dispatch(request: Request) -> int:
+    """Hand the request to its front end (imported only now: `--help` stays light)."""
+    if request.evaluate:
+        from .eval_report import run_eval  # noqa: PLC0415
+
+        return run_eval(request)
+    if request.resume:  # a finished run: say so, before either front end starts
+        from vae_tui.core.run import finished_run_note  # noqa: PLC0415
+
+        if note := finished_run_note(request.overrides, request.resume):
+            print(f"{PROG}: {note}")
+            return 0
+    if request.checkpoint and not has_terminal():
+        return fail(
+            "browsing a model needs a terminal on stdin and stderr; "
+            "for its numbers without one, use --eval --checkpoint PATH",
+            2,
+        )
+    if request.train_only or not has_terminal():
+        if not request.train_only:
+            ignored = "; --graphics does not apply" if request.graphics is not None else ""
+            print(
+                f"{PROG}: no terminal on stdin/stderr, running headless (as --train-only){ignored}",
+                flush=True,
+            )
+        from .headless import run_headless  # noqa: PLC0415
+
+        return run_headless(request)
+    from .app import run_app  # noqa: PLC0415
+
+    return run_app(request)
 
 
 if __name__ == "__main__":

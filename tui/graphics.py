@@ -29,7 +29,7 @@ class Support:
 
 @dataclass(frozen=True)
 class Graphics:
-    """The renderer in use: `halfblock` (our PixelView) or a protocol through textual-image."""
+    """The renderer in use: `halfblock` (our HalfBlockView) or a protocol through textual-image."""
 
     kind: str = "halfblock"
     cell: tuple[int, int] = (1, 2)

@@ -15,14 +15,13 @@ Write failures (a full disk) and a diverging loss end the run with one line, not
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType, SimpleNamespace
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from vae_tui.core.control import TrainControl
@@ -36,10 +35,14 @@ from vae_tui.core.events import (  # torch-free, like this module: the signal ha
     RunFinished,
     RunStarted,
 )
+from vae_tui.core.run import checkpoint_note, plan_run
 
-from .launch import checkpoint_note, counted, log_warnings_to_stderr, plan_run, user_error
+from .logs import log_warnings_to_stderr
+from .request import Request
+from .wording import counted
 
 if TYPE_CHECKING:
+    from vae_tui.core.run import RunPlan
     from vae_tui.core.tracking import SwanLabTracker
 
 
@@ -281,56 +284,40 @@ class StopOnSignals:
         return 128 + signum if signum else 0
 
 
-def run_headless(args: argparse.Namespace) -> int:
-    """Train as the flags say, printing progress; the exit code (0, or 128 + signal)."""
+def run_headless(request: Request) -> int:
+    """Train as the request says, printing progress; the exit code (0, or 128 + signal)."""
     control = TrainControl()
-    run = SimpleNamespace(dir=getattr(args, "resume", None))  # known once the flags are checked
+    run_dir = request.resume  # known once the flags are checked
     # Installed before anything heavy loads, so a signal during imports or data loading is
     # handled like any other: no traceback, the right exit code.
     with StopOnSignals(control, sys.stderr) as signals:
         try:
-            return _train(args, control, signals, run)
+            log_warnings_to_stderr()  # before planning: a resume can warn (another --epochs changes β)
+            plan = plan_run(request.overrides, request.resume)
+            run_dir = plan.config.run_dir
+            return _train(plan, control, signals)
         except KeyboardInterrupt:
             if signals.received is None:  # a KeyboardInterrupt not from our handler (e.g. in tests)
                 signals.received = signal.SIGINT
-            signals.say(f"interrupted; {checkpoint_note(signals.run_dir or run.dir)}")
+            signals.say(f"interrupted; {checkpoint_note(signals.run_dir or run_dir)}")
             return signals.exit_code
 
 
-def _train(
-    args: argparse.Namespace, control: TrainControl, signals: StopOnSignals, run: SimpleNamespace
-) -> int:
-    log_warnings_to_stderr()  # before plan_run: a resume can warn (another --epochs changes β)
-    config, resume = plan_run(args)
-    run.dir = config.run_dir
+def _train(plan: RunPlan, control: TrainControl, signals: StopOnSignals) -> int:
     if control.stop_requested:  # before torch's seconds of imports, if it can be
         signals.say("stopped before training started; nothing was written")
         return signals.exit_code
-    from vae_tui.core.consumers import drive  # noqa: PLC0415 - torch loads from here on
-    from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
-    from vae_tui.core.session import standard_consumers  # noqa: PLC0415
-    from vae_tui.core.tracking import SwanLabTracker  # noqa: PLC0415
-    from vae_tui.core.train import train, training_threads  # noqa: PLC0415
+    from vae_tui.core.run import TrainingRun  # noqa: PLC0415
 
+    run = TrainingRun(plan, control)  # torch loads from here on
     if control.stop_requested:
         signals.say("stopped before training started; nothing was written")
         return signals.exit_code
-    consumers = standard_consumers(config)
-    tracker = next((c for c in consumers if isinstance(c, SwanLabTracker)), None)
-    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty(), tracker=tracker)
-    signals.on_quit.extend(c.abandon for c in consumers if isinstance(c, SwanLabTracker))
+    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty(), tracker=run.tracker)
+    if run.tracker is not None:
+        signals.on_quit.append(run.tracker.abandon)
     try:
-        drive(
-            train(
-                config,
-                control,
-                resume=resume,
-                threads=training_threads(busy_threads=int(config.swanlab != "disabled")),
-            ),
-            [signals, *consumers, printer],
-        )
-    except (VaeTuiError, OSError) as e:
-        raise user_error(e, signals.run_dir or config.run_dir) from None
+        run.drive(before=[signals], after=[printer])
     finally:
         printer.close("")  # a quit can skip it in `drive` (idempotent): never leave a bar drawn
     return signals.exit_code

@@ -21,7 +21,7 @@ from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import NumericAxisFormatter
 from textual_plot.plot_widget import Legend
 
-from .text_line import TextLines
+from .text_lines import TextLines
 
 SMOOTHING_FRACTION = 0.02  # the smoothed curve averages the last 2% of the batches so far
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.text import Text
 
-from .text_line import TextLines
+from .text_lines import TextLines
 
 
 def clock(seconds: float | None) -> str:

@@ -17,12 +17,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from ..graphics import HALFBLOCK, Graphics
-from .graphic import GraphicView
-from .pixels import Budget, PixelView, fit_count, tile_image
-from .text_line import TextLines
+from .halfblock import Budget, HalfBlockView, fit_count, tile_image
+from .protocol_image import ProtocolImageView
+from .text_lines import TextLines
 
 if TYPE_CHECKING:
-    from vae_tui.core.explorer import LatentExplorer
+    from vae_tui.core.tiles import TileDecoder
 
 Layout = TypeVar("Layout")
 
@@ -34,7 +34,7 @@ TRAVERSAL_STEPS = 9
 class BrowseState:
     """What the user has selected; shared by the views and changed by the app's key bindings."""
 
-    explorer: LatentExplorer | None = None
+    decoder: TileDecoder | None = None
     image: int = 0
     """Selected test image: highlighted in the reconstructions, base code of the traversal."""
     sample: int = 0
@@ -58,7 +58,7 @@ class BrowseState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, index: int) -> str:
-        e = self.explorer
+        e = self.decoder
         if e is None or e.labels is None:
             return ""
         return f" (label {int(e.labels[index])})"
@@ -75,7 +75,7 @@ class BrowseState:
 
 
 class ImageView(Vertical):
-    """A caption over a PixelView; subclasses build the picture for the space available."""
+    """A caption over a HalfBlockView; subclasses build the picture for the space available."""
 
     DEFAULT_CSS = """
     ImageView { height: 1fr; }
@@ -91,13 +91,15 @@ class ImageView(Vertical):
     def compose(self) -> ComposeResult:
         yield TextLines(classes="caption")
         if self.graphics.protocol:
-            yield GraphicView(self.graphics.kind, self.graphics.cell, classes="picture-view")
+            yield ProtocolImageView(self.graphics.kind, self.graphics.cell, classes="picture-view")
         else:
-            yield PixelView(classes="picture-view")
+            yield HalfBlockView(classes="picture-view")
 
     @property
-    def picture(self) -> PixelView | GraphicView:
-        return self.query_one(".picture-view", PixelView if not self.graphics.protocol else GraphicView)
+    def picture(self) -> HalfBlockView | ProtocolImageView:
+        return self.query_one(
+            ".picture-view", HalfBlockView if not self.graphics.protocol else ProtocolImageView
+        )
 
     def on_resize(self) -> None:
         self.stale = True
@@ -114,7 +116,7 @@ class ImageView(Vertical):
         if width == 0 or height == 0:  # not laid out yet: draw once it has a size
             self.call_after_refresh(self.update_view)
             return
-        if self.state.explorer is None:
+        if self.state.decoder is None:
             view.set_image(None, "waiting for the model…")
             caption.set(self.title_text())
             self.stale = False
@@ -164,7 +166,7 @@ class ReconstructionView(ImageView):
         return "Reconstructions: test images over their reconstructions"
 
     def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
-        s, e = self.state, self.state.explorer
+        s, e = self.state, self.state.decoder
         assert e is not None
 
         def layout(b: Budget) -> tuple[int, int]:
@@ -210,7 +212,7 @@ class SamplesView(ImageView):
         return "Samples decoded from z ~ N(0, I)"
 
     def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
-        s, e = self.state, self.state.explorer
+        s, e = self.state, self.state.decoder
         assert e is not None and s.samples_z is not None
         (cols, rows), (_, _, factor, scale) = pick(
             budgets,
@@ -247,7 +249,7 @@ class TraversalView(ImageView):
         return "Latent traversal"
 
     def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
-        s, e = self.state, self.state.explorer
+        s, e = self.state, self.state.decoder
         assert e is not None
         (steps, rows), (_, _, factor, scale) = pick(
             budgets,

@@ -1,0 +1,46 @@
+"""Driving the app in tests: building it, waiting on it, reading what it shows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from vae_tui.tui import app as app_module
+from vae_tui.tui.app import VaeApp
+from vae_tui.tui.cli import parse_request
+from vae_tui.tui.widgets.halfblock import HalfBlockView
+
+TINY = ["--hidden-dim", "32", "--latent-dim", "4", "--swanlab", "disabled", "--iwae-k", "0"]
+DATA = Path(__file__).parents[1] / "data" / "tiny-vae-state_dict.pt"
+
+
+def make_app(*flags: str) -> VaeApp:
+    """The app as `vae-tui FLAGS` builds it (the same factory), on Textual's test driver."""
+    return app_module.make_app(parse_request(list(flags)))
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Let the app run until `condition` holds (training runs in a real thread meanwhile)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {condition.__doc__ or condition}")
+        await pilot.pause(0.05)
+
+
+def text_of(widget: Widget) -> str:
+    """What a widget shows on screen, as plain text."""
+    strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return "\n".join(strip.text for strip in strips)
+
+
+def screen_pixels(app: VaeApp, view_type: type) -> list:
+    """The segments a view's image is drawn with (to tell whether the picture changed)."""
+    view = app.query_one(view_type).query_one(HalfBlockView)
+    return [[(s.text, s.style) for s in line] for line in view._lines]
