@@ -20,13 +20,13 @@ from pathlib import Path
 
 import torch
 
+from vae_tui.core.checkpoint import load_model
 from vae_tui.core.config import TrainConfig
 from vae_tui.core.data import load_split, resolve_dataset_dir
 from vae_tui.core.evaluate import EVAL_SEED, iwae_nll
 from vae_tui.core.events import ModelSnapshot
 from vae_tui.core.loss import bce_per_image
 from vae_tui.core.model import VAE
-from vae_tui.core.models_io import load_model
 from vae_tui.core.train import train
 
 LOG_2PI = math.log(2 * math.pi)

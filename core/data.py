@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import staged_folder
 from .errors import DataError
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -192,17 +192,11 @@ def install_from(source: Path, target: Path, spec: DatasetSpec, splits: Sequence
     if spec.md5 and (bad := verify_checksums(source, {n: spec.md5[n] for n in names})):
         raise DataError(f"{source}: checksum mismatch for {', '.join(bad)}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with staged_folder(target) as staging:
         for name in names:
             src = find_file(source, name)
             assert src is not None
             shutil.copyfile(src, staging / src.name)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def download_with_torchvision(spec: DatasetSpec, target: Path) -> None:

@@ -25,6 +25,16 @@ class ConfigError(VaeTuiError):
     exit_code = 2
 
 
+class InvalidConfigValue(ConfigError, ValueError):
+    """A `TrainConfig` field given a value its flag would refuse. It names the field and value so a
+    caller can word the refusal for its context (a resume says the checkpoint's config holds it);
+    a ValueError too, so code that probes a saved config for what it can show skips it as before."""
+
+    def __init__(self, name: str, value: object, problem: str) -> None:
+        super().__init__(f"{name}={value!r}: {problem}")
+        self.name, self.value, self.problem = name, value, problem
+
+
 class OutputClosed(VaeTuiError):
     """stdout went away (`vae-tui --train-only | head`): not a disk problem, and the shell's
     convention for a writer whose reader left is 128 + SIGPIPE."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .atomic import write_atomic
 from .events import EpochImages, Event, RunStarted
 
 
@@ -80,12 +80,10 @@ class GridWriter:
             for name, grid in (("reconstructions", event.reconstructions), ("samples", event.samples)):
                 # Via a temp file, so a kill never leaves a torn PNG behind.
                 path = self.folder / f"epoch-{event.epoch:03d}-{name}.png"
-                tmp = path.with_name(f".{path.name}.tmp")
+                image = Image.fromarray(grid)
                 try:
-                    Image.fromarray(grid).save(tmp, format="PNG")
-                    os.replace(tmp, path)
+                    write_atomic(path, lambda f, image=image: image.save(f, format="PNG"), durable=False)
                 except OSError as e:  # name the file the user knows, not the temp file
-                    tmp.unlink(missing_ok=True)
                     raise OSError(e.errno, e.strerror, str(path)) from None
 
     def close(self, state: str) -> None:

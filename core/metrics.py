@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import remove_stale_temps, write_text_atomic
 from .errors import VaeTuiError
 from .events import BatchEnd, EpochEnd, Event, FinalEvaluation, RunStarted
 
@@ -52,16 +53,11 @@ class MetricsError(VaeTuiError):
 
 
 def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Replace the file by `rows` atomically (a kill leaves the old file or the new one)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Replace the file by `rows` atomically (a kill leaves the old file or the new one), fsynced
+    like the appends (core/atomic.py says why)."""
     try:
-        with open(tmp, "w") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in rows))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows), durable=True)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise MetricsError(f"cannot write {path}: {e.strerror or e}") from None
 
 
@@ -120,7 +116,7 @@ def _batches_upto(row: dict[str, Any], step: int) -> dict[str, Any] | None:
 
 def _rewrite_rows(path: Path, keep: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
     """Drop (or trim) what a resumed run will redo, steps after its checkpoint, and any torn tail."""
-    path.with_name(f".{path.name}.tmp").unlink(missing_ok=True)  # a killed rewrite's
+    remove_stale_temps(path)  # a killed rewrite's
     try:
         data = path.read_bytes()
     except FileNotFoundError:

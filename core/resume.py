@@ -1,30 +1,30 @@
 """Continuing a run: its saved config, with only the changes that keep the result meaningful.
 
-Everything the loop will restore (weights, optimizer, RNG states, position) is checked here,
-before any training starts, so a damaged or foreign checkpoint is refused with one line instead
-of failing deep inside torch.
+Everything the loop will restore (weights, optimizer, RNG states, position) is checked here, with
+the checkpoint format's own checks (core/checkpoint.py), before any training starts, so a damaged
+or foreign checkpoint is refused with one line instead of failing deep inside torch.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-import random
 from pathlib import Path
 from typing import Any
 
 from . import checkpoint as ckpt
-from .config import DATASET_CHOICES, KL_ANNEAL_CHOICES, TrainConfig, kl_weight
-from .errors import CheckpointError, ConfigError
+from .config import SETTINGS, TrainConfig, kl_weight
+from .errors import CheckpointError, ConfigError, InvalidConfigValue
+from .runinfo import CONFIG_FILE
 
 log = logging.getLogger("vae_tui")
 
 # Changing any of these would make the saved weights, optimizer state or data order meaningless,
 # or (test_limit) the held-out numbers already in metrics.jsonl incomparable with the next ones.
-FIXED_ON_RESUME = ("hidden_dim", "latent_dim", "input_dim", "dataset", "seed", "batch_size",
-                   "train_limit", "test_limit", "lr", "kl_anneal", "beta_max")  # fmt: skip
-PARTIAL_KEYS = ("loss", "bce", "kld", "images", "seconds")
+# Each field says so in its metadata (core/config.py), with its place in the refusal's list.
+FIXED_ON_RESUME = tuple(
+    sorted((n for n, s in SETTINGS.items() if s.fixed_on_resume), key=lambda n: SETTINGS[n].fixed_on_resume)
+)
 
 
 def load_resume(
@@ -35,12 +35,12 @@ def load_resume(
     if not run_dir.is_dir():
         what = "is a file, not a run folder" if run_dir.exists() else "does not exist"
         raise ConfigError(f"--resume {run_dir} {what}")
-    path = run_dir / "checkpoint.pt"
+    path = run_dir / ckpt.FILE_NAME
     if not path.exists():
-        if not (run_dir / "config.json").is_file():
+        if not (run_dir / CONFIG_FILE).is_file():
             raise CheckpointError(f"nothing to resume in {run_dir}: it is not a vae-tui run folder")
         raise CheckpointError(
-            f"nothing to resume in {run_dir}: it has no checkpoint.pt (the run ended before its "
+            f"nothing to resume in {run_dir}: it has no {ckpt.FILE_NAME} (the run ended before its "
             "first checkpoint); start it again without --resume"
         )
     data = ckpt.read_checkpoint(path)
@@ -62,12 +62,12 @@ def load_resume(
         raise ConfigError(f"cannot resume {run_dir} with {', '.join(conflicts)}: start a new run for that")
     kept = {k: v for k, v in overrides.items() if k not in FIXED_ON_RESUME and k != "run_dir"}
     config = saved.with_(**kept, run_dir=str(run_dir))
-    check_position(data, path)
+    ckpt.check_position(data, path)
     if config.epochs < data["epoch"]:
         raise ConfigError(
             f"--epochs {config.epochs} is fewer than the {data['epoch']} already trained in {run_dir}"
         )
-    check_restorable(data, state, config, path)
+    ckpt.check_restorable(data, state, config, path)
     if note := beta_change(saved, config, data["epoch"], data["batch"]):
         log.warning(note)  # both front ends show these: a line on stderr, a notification in the app
     return config, data
@@ -110,102 +110,14 @@ def beta_change(saved: TrainConfig, config: TrainConfig, epoch: int, batch: int 
 
 
 def saved_config(data: dict[str, Any], path: Path) -> TrainConfig:
-    """The run's config from the checkpoint, refusing values no run could have saved."""
+    """The run's config from the checkpoint, refusing values no run could have saved (the checks
+    of `TrainConfig` itself, worded for a resume)."""
     raw = data.get("config")
     if not isinstance(raw, dict):
         raise CheckpointError(f"cannot resume from {path}: it holds no run config")
     try:
-        config = TrainConfig.from_dict(raw)
+        return TrainConfig.from_dict(raw)
+    except InvalidConfigValue as e:
+        raise CheckpointError(f"cannot resume from {path}: its config has {e.name}={e.value!r}") from None
     except TypeError as e:
         raise CheckpointError(f"cannot resume from {path}: its config is damaged ({e})") from None
-
-    def count(name: str, minimum: int = 1, optional: bool = False) -> None:
-        value = getattr(config, name)
-        if optional and value is None:
-            return
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise CheckpointError(f"cannot resume from {path}: its config has {name}={value!r}")
-
-    for name in ("epochs", "batch_size", "hidden_dim", "latent_dim", "input_dim"):
-        count(name)
-    count("seed", minimum=0)
-    count("train_limit", optional=True)
-    count("test_limit", optional=True)
-    count("iwae_k", minimum=0)
-    for name, positive in (("lr", True), ("beta_max", False)):
-        value = getattr(config, name)
-        if (
-            not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-            or (positive and value == 0)
-        ):
-            raise CheckpointError(f"cannot resume from {path}: its config has {name}={value!r}")
-    for name, choices in (("dataset", DATASET_CHOICES), ("kl_anneal", KL_ANNEAL_CHOICES)):
-        if getattr(config, name) not in choices:
-            raise CheckpointError(
-                f"cannot resume from {path}: its config has {name}={getattr(config, name)!r}"
-            )
-    return config
-
-
-def check_position(data: dict[str, Any], path: Path) -> None:
-    """epoch, batch and step are counts; `partial` holds the running sums of a cut epoch."""
-    for key in ("epoch", "batch", "step"):
-        value = data.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise CheckpointError(f"cannot resume from {path}: its {key} is {value!r}")
-    partial = data.get("partial")
-    if partial is None:
-        return
-    if not isinstance(partial, dict) or not all(
-        isinstance(partial.get(k), (int, float)) and math.isfinite(partial[k]) for k in PARTIAL_KEYS
-    ):
-        raise CheckpointError(f"cannot resume from {path}: its partial-epoch sums are damaged")
-
-
-def check_restorable(data: dict[str, Any], state: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    """Restore weights, optimizer and RNG states into throwaway objects, as `train` will."""
-    import numpy as np  # noqa: PLC0415 - torch and numpy are loaded by the checkpoint module anyway
-    import torch  # noqa: PLC0415
-
-    from .device import resolve_device  # noqa: PLC0415
-    from .model import VAE  # noqa: PLC0415
-
-    dims = ckpt.architecture(state, path)
-    expected = {k: getattr(config, k) for k in dims}
-    if dims != expected:
-        raise CheckpointError(
-            f"cannot resume from {path}: its weights are a {dims['hidden_dim']}-{dims['latent_dim']} "
-            f"model but its config says {expected['hidden_dim']}-{expected['latent_dim']}"
-        )
-    device = resolve_device(config.device)  # a ConfigError (no CUDA here) is reported as such
-    try:
-        model = VAE(**dims)
-        model.load_state_dict(state)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-        optimizer.load_state_dict(data["optimizer"])
-        for param in model.parameters():
-            for key, value in optimizer.state.get(param, {}).items():
-                if key != "step" and isinstance(value, torch.Tensor) and value.shape != param.shape:
-                    raise ValueError(f"optimizer {key} has shape {tuple(value.shape)}")
-    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-        first = " ".join(str(e).split())[:200]
-        raise CheckpointError(
-            f"cannot resume from {path}: its optimizer state does not fit ({first})"
-        ) from None
-    rng = data.get("rng")
-    try:
-        if not isinstance(rng, dict):
-            raise TypeError("missing")
-        torch.Generator(device=device).set_state(rng["noise"])
-        torch.Generator().set_state(rng["torch"])
-        kind, keys, *rest = rng["numpy"]
-        np.random.RandomState().set_state((kind, np.array(keys, dtype=np.uint32), *rest))
-        random.Random().setstate((3, tuple(rng["python"]), None))
-    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-        first = " ".join(str(e).split())[:200]
-        raise CheckpointError(
-            f"cannot resume from {path}: its random-number states are damaged or from another kind of "
-            f"device (resume with the --device it was trained on) ({first})"
-        ) from None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .checkpoint import FILE_NAME as CHECKPOINT_FILE
 from .config import TrainConfig
 from .control import TrainControl
 from .errors import VaeTuiError
@@ -56,7 +57,7 @@ def finished_run_note(overrides: Mapping[str, Any], resume_dir: str) -> str | No
     from .runinfo import completion_note, saved_position  # noqa: PLC0415
 
     epochs, iwae_k = overrides.get("epochs"), overrides.get("iwae_k")
-    position = saved_position(Path(resume_dir) / "checkpoint.pt")
+    position = saved_position(Path(resume_dir) / CHECKPOINT_FILE)
     if position is None or completion_note(resume_dir, position, epochs, iwae_k) is None:
         return None
     plan = plan_run(overrides, resume_dir)
@@ -127,7 +128,7 @@ class TrainingRun:
 
 def checkpoint_note(run_dir: str | None) -> str:
     """What a stopped run leaves to go on from, for the end of its one-line message."""
-    path = Path(run_dir) / "checkpoint.pt" if run_dir else None
+    path = Path(run_dir) / CHECKPOINT_FILE if run_dir else None
     if path is not None and path.is_file():
         return f"the last complete checkpoint, {path}, is kept (continue with --resume {run_dir})"
     return "no checkpoint had been saved yet, so there is nothing to resume"

@@ -1,9 +1,10 @@
 """One writer per run folder: the lock a training process holds on its run folder.
 
 Training holds an exclusive advisory lock on `RUN/trainer.lock` from before it writes anything
-until its event stream ends. The kernel drops the lock when the process ends, however it ends
-(`kill -9` included), so a lock is never stale and `--resume` after a crash works at once. The
-file's content says who took it (pid, host, start time), for the line a second writer gets.
+(`prepare_run_dir` creates or claims the folder and takes it) until its event stream ends. The
+kernel drops the lock when the process ends, however it ends (`kill -9` included), so a lock is
+never stale and `--resume` after a crash works at once. The file's content says who took it
+(pid, host, start time), for the line a second writer gets.
 Readers (`--checkpoint`, `--eval`, watchers) never take it: `trainer(run_dir)` answers "is this
 run being trained, and by whom?" with a query that takes nothing, so a reader never blocks a
 writer nor is mistaken for one.
@@ -30,8 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 LOCK_FILE = "trainer.lock"
 """In the run folder; never deleted or replaced (a new inode would be a second, separate lock)."""
@@ -234,6 +239,28 @@ def read_trainer(fd: int) -> Trainer:
         host if isinstance(host, str) else None,
         started if isinstance(started, str) else None,
     )
+
+
+def prepare_run_dir(config: TrainConfig, resuming: bool, lock: RunLock) -> Path:
+    """Create the run folder (no run_dir: claim a fresh runs/<timestamp>) and take its lock
+    before writing anything; refuse to overwrite another run's checkpoint by accident."""
+    if not config.run_dir:
+        run_dir = claim_new_run_dir()
+    else:
+        run_dir = Path(config.run_dir)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"--run-dir {run_dir} is a file, not a folder")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create run dir {run_dir}: {e.strerror or e}") from None
+    lock.acquire(run_dir, resuming)
+    if not resuming and (run_dir / "checkpoint.pt").exists():  # looked at under the lock
+        raise ConfigError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --run-dir"
+        )
+    lock.record()
+    return run_dir
 
 
 def claim_new_run_dir(parent: Path = Path("runs"), now: datetime | None = None) -> Path:

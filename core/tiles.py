@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .checkpoint import architecture
 from .grids import to_uint8
 from .loss import bce_per_image, kl_divergence
 from .model import VAE
@@ -23,12 +24,11 @@ class TileDecoder:
     def __init__(
         self, state: dict[str, torch.Tensor], test_images: torch.Tensor, labels: torch.Tensor | None = None
     ):
-        hidden, inputs = state["fc1.weight"].shape
-        latent = state["fc_mu.weight"].shape[0]
-        self.model = VAE(inputs, hidden, latent)
+        dims = architecture(state)
+        self.model = VAE(**dims)
         self.model.load_state_dict(state)
         self.model.eval()
-        self.latent_dim = latent
+        self.latent_dim = dims["latent_dim"]
         self.images = test_images
         self.labels = labels
 

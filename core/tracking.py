@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_text_atomic
 from .events import BatchEnd, EpochEnd, EpochImages, Event, FinalEvaluation, RunStarted
 
 log = logging.getLogger("vae_tui")
@@ -55,10 +56,7 @@ def saved_run_id(run_dir: str | os.PathLike[str]) -> str | None:
 
 def save_run_id(run_dir: str | os.PathLike[str], run_id: str) -> None:
     """Record the SwanLab run id (atomically: a kill leaves the old file or the new one)."""
-    path = swanlab_dir(run_dir) / RUN_ID_FILE
-    tmp = path.with_name(f".{RUN_ID_FILE}.tmp")
-    tmp.write_text(run_id + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(swanlab_dir(run_dir) / RUN_ID_FILE, run_id + "\n", durable=False)
 
 
 def one_line(error: BaseException, limit: int = 300) -> str:

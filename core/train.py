@@ -5,47 +5,35 @@ worker) feeds them to consumers. It checks `TrainControl` between batches, so a 
 or a save-now request takes effect within one batch, and the state it saves on a stop is exact:
 the data order of an epoch is a pure function of (seed, epoch) and the sampling noise has its
 own generator whose state is checkpointed, so a resumed run computes the same weights.
+
+The loop's pieces, in the order a run meets them: `start` (data, run folder, model, resume),
+then per epoch `train_epoch` (with `serve_control` between batches and `train_batch` for each)
+and `end_epoch` (held-out pass, previews, save), and last `final_evaluation`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Generator, Iterator
+from typing import Any, Literal
 
 import torch
 
-from . import checkpoint as ckpt
 from .atomic import write_json_atomic
 from .config import TrainConfig, kl_weight
 from .control import TrainControl
 from .data import load_split, resolve_dataset_dir
 from .device import resolve_device
-from .errors import ConfigError, VaeTuiError
+from .errors import ConfigError
 from .evaluate import EvaluationStopped, evaluate, heldout_elbo
-from .events import (
-    BatchEnd,
-    CheckpointSaved,
-    EpochEnd,
-    EpochImages,
-    Event,
-    FinalEvaluation,
-    ModelSnapshot,
-    Paused,
-    RunFinished,
-    RunStarted,
-)
-from .grids import PREVIEW_IMAGES, preview_grids, preview_latents
+from .events import EpochEnd, EpochImages, Event, FinalEvaluation, Paused, RunFinished
+from .grids import preview_grids, preview_latents
+from .loop_state import EpochTally, LoopState, TrainingDiverged, fresh_sums
 from .loss import vae_loss
 from .memory import check_training
 from .model import VAE
-from .runlock import RunLock, claim_new_run_dir
-
-
-class TrainingDiverged(VaeTuiError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+from .runlock import RunLock, prepare_run_dir
 
 
 def epoch_permutation(seed: int, epoch_index: int, n: int) -> torch.Tensor:
@@ -54,71 +42,12 @@ def epoch_permutation(seed: int, epoch_index: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-def read_rows(pending: list[Any]) -> list[tuple[float, float, float]]:
-    """The pending (loss, BCE, KLD) rows as floats: tensors (on an accelerator) in one sync."""
-    if pending and isinstance(pending[0], torch.Tensor):
-        return torch.stack(pending).tolist()
-    return pending
-
-
-def report_batches(
-    pending: list[Any],
-    sizes: list[int],
-    sums: dict[str, float],
-    epoch_index: int,
-    epochs: int,
-    batch: int,
-    batches: int,
-    step: int,
-    beta: float,
-) -> Iterator[BatchEnd]:
-    """Read the pending (loss, BCE, KLD) rows back in one device sync, add them to the epoch's
-    sums and report each batch; `batch` and `step` are the counts after the last pending one."""
-    rows = read_rows(pending)
-    for i, ((loss, bce, kld), size) in enumerate(zip(rows, sizes, strict=True)):
-        b = batch - len(rows) + i + 1
-        if not all(map(math.isfinite, (loss, bce, kld))):
-            raise TrainingDiverged(
-                f"loss became {loss} at epoch {epoch_index + 1}, batch {b}; stopped, the last good "
-                "checkpoint is kept (try a lower --lr, or check the data)"
-            )
-        sums["loss"] += loss * size
-        sums["bce"] += bce * size
-        sums["kld"] += kld * size
-        sums["images"] += size
-        yield BatchEnd(epoch_index + 1, epochs, b, batches, step - len(rows) + i + 1, loss, bce, kld, beta)
-    pending.clear()
-    sizes.clear()
-
-
 def make_optimizer(model: VAE, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
     """AdamW with the fused kernel where torch has one for the device (fewer launches per step)."""
     try:
         return torch.optim.AdamW(model.parameters(), lr=config.lr, fused=True)
     except (RuntimeError, ValueError):
         return torch.optim.AdamW(model.parameters(), lr=config.lr)
-
-
-def prepare_run_dir(config: TrainConfig, resuming: bool, lock: RunLock) -> Path:
-    """Create the run folder (no run_dir: claim a fresh runs/<timestamp>) and take its lock
-    before writing anything; refuse to overwrite another run's checkpoint by accident."""
-    if not config.run_dir:
-        run_dir = claim_new_run_dir()
-    else:
-        run_dir = Path(config.run_dir)
-        if run_dir.exists() and not run_dir.is_dir():
-            raise ConfigError(f"--run-dir {run_dir} is a file, not a folder")
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"cannot create run dir {run_dir}: {e.strerror or e}") from None
-    lock.acquire(run_dir, resuming)
-    if not resuming and (run_dir / "checkpoint.pt").exists():  # looked at under the lock
-        raise ConfigError(
-            f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --run-dir"
-        )
-    lock.record()
-    return run_dir
 
 
 def train(
@@ -149,6 +78,23 @@ def _train(
     lock: RunLock,
 ) -> Iterator[Event]:
     """`train`, inside its run folder's lock."""
+    loop = start(config, resume, threads, lock)
+    loop.started = time.perf_counter()
+    yield loop.run_started()
+    yield loop.snapshot()
+    while loop.epoch < loop.config.epochs:
+        tally = yield from train_epoch(loop, control)
+        if tally is None:  # stopped and saved
+            return
+        yield from end_epoch(loop, tally)
+    yield from final_evaluation(loop, control)
+
+
+def start(
+    config: TrainConfig, resume: dict[str, Any] | None, threads: int | None, lock: RunLock
+) -> LoopState:
+    """Everything before the first event. Sizes that cannot fit and empty data are refused
+    before the run folder is touched; the folder is locked before anything is written to it."""
     if threads is not None:
         torch.set_num_threads(max(1, threads))
     device = resolve_device(config.device)
@@ -166,151 +112,139 @@ def _train(
     model = VAE(config.input_dim, config.hidden_dim, config.latent_dim).to(device)
     optimizer = make_optimizer(model, config, device)
     noise = torch.Generator(device=device).manual_seed(config.seed + 1)
-    epoch, batch, step = 0, 0, 0
-    partial = {"loss": 0.0, "bce": 0.0, "kld": 0.0, "images": 0, "seconds": 0.0}
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        ckpt.restore_rng(resume["rng"], noise)
-        epoch, batch, step = resume["epoch"], resume["batch"], resume["step"]
-        partial = dict(resume.get("partial") or partial)
-
-    x_train = train_split.images.reshape(len(train_split), -1).to(device)
-    x_test = test_split.images.to(device)
-    n, bs = x_train.shape[0], config.batch_size
-    batches = math.ceil(n / bs)
-    # Accelerators run ahead of Python; reading losses back every batch would stall them. On the
-    # CPU nothing runs ahead, and three `.item()` reads cost less than stacking a row per batch.
-    on_cpu = device.type == "cpu"
-    sync_every = 1 if on_cpu else 25
-    preview = x_test[:PREVIEW_IMAGES]
-    fixed_z = preview_latents(config.latent_dim, config.seed).to(device)
-
-    def save(reason: str, epoch_done: int, batch_done: int, sums: dict[str, float]) -> CheckpointSaved:
-        path = ckpt.save_checkpoint(
-            run_dir / "checkpoint.pt",
-            model=model,
-            optimizer=optimizer,
-            config=config,
-            position=(epoch_done, batch_done, step),
-            partial=sums,
-            noise=noise,
-        )
-        return CheckpointSaved(epoch_done, batch_done, str(path), reason)
-
-    def snapshot(epoch_done: int, batch_done: int = 0) -> ModelSnapshot:
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        return ModelSnapshot(epoch_done, state, batch_done)
-
-    started = time.perf_counter()
-    yield RunStarted(
-        config=config.to_dict(),
-        device=str(device),
-        run_dir=str(run_dir),
-        train_size=n,
-        test_size=x_test.shape[0],
-        batches_per_epoch=batches,
-        start_epoch=epoch,
-        start_step=step,
-        start_batch=batch,
-        start_seconds=partial["seconds"],
-        test_images=test_split.images,
-        test_labels=test_split.labels,
+    loop = LoopState(
+        config,
+        device,
+        run_dir,
+        model,
+        optimizer,
+        noise,
+        x_train=train_split.images.reshape(len(train_split), -1).to(device),
+        x_test=test_split.images.to(device),
+        test_split=test_split,
+        fixed_z=preview_latents(config.latent_dim, config.seed).to(device),
     )
-    yield snapshot(epoch)
+    if resume is not None:
+        loop.restore(resume)
+    return loop
 
-    while epoch < config.epochs:
-        beta = kl_weight(epoch, config)
-        order = epoch_permutation(config.seed, epoch, n).to(device)
-        sums = dict(partial)
-        model.train()
-        epoch_start = time.perf_counter() - sums["seconds"]
-        paused = 0.0
-        pending: list[Any] = []  # (loss, bce, kld) rows: floats on the CPU, tensors elsewhere
-        sizes: list[int] = []
 
-        while batch < batches:
-            if control.paused:  # report everything done so far before waiting
-                yield from report_batches(
-                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
-                )
-                yield Paused(epoch + 1, batch, step, beta)
-            paused += control.wait_while_paused()
-            if control.stop_requested:
-                yield from report_batches(
-                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
-                )
-                sums["seconds"] = time.perf_counter() - epoch_start - paused
-                yield save("stop", epoch, batch, sums)
-                yield RunFinished(epoch, step, "stopped", time.perf_counter() - started)
-                return
-            if control.take_save_request():
-                yield from report_batches(
-                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
-                )
-                sums["seconds"] = time.perf_counter() - epoch_start - paused
-                yield save("request", epoch, batch, sums)
-            if control.take_snapshot_request():
-                yield snapshot(epoch, batch)
-            if control.paused:
-                continue  # woken only to serve a request: go back to waiting
-            # index_select: the same rows as x_train[idx], without advanced indexing's overhead.
-            x = x_train.index_select(0, order[batch * bs : (batch + 1) * bs])
-            mu, logvar = model.encode(x)
-            z = model.reparameterize(mu, logvar, noise)
-            terms = vae_loss(model.decode_logits(z), x, mu, logvar, beta)
-            optimizer.zero_grad(set_to_none=True)
-            terms.total.backward()
-            optimizer.step()
-            step += 1
-            batch += 1
-            if on_cpu:
-                pending.append((terms.total.item(), terms.bce.item(), terms.kld.item()))
-            else:
-                pending.append(torch.stack([t.detach() for t in terms]))
-            sizes.append(x.shape[0])
-            if len(pending) >= sync_every or batch == batches:
-                yield from report_batches(
-                    pending, sizes, sums, epoch, config.epochs, batch, batches, step, beta
-                )
-        train_seconds = time.perf_counter() - epoch_start - paused
-        model.eval()
-        held_out = heldout_elbo(model, x_test)
-        if not math.isfinite(held_out["loss"]):  # the last step broke the weights: don't save them
-            raise TrainingDiverged(
-                f"the weights became non-finite in epoch {epoch + 1}; stopped before saving them, the last "
-                "good checkpoint is kept (try a lower --lr)"
-            )
-        recon_grid, samples_grid = preview_grids(model, preview, fixed_z)
-        seconds = time.perf_counter() - epoch_start - paused
-        count = max(1, sums["images"])
-        epoch += 1
-        batch = 0
-        partial = {"loss": 0.0, "bce": 0.0, "kld": 0.0, "images": 0, "seconds": 0.0}
-        yield EpochEnd(
-            epoch=epoch,
-            epochs=config.epochs,
-            step=step,
-            loss=sums["loss"] / count,
-            bce=sums["bce"] / count,
-            kld=sums["kld"] / count,
-            beta=beta,
-            test_loss=held_out["loss"],
-            test_bce=held_out["bce"],
-            test_kld=held_out["kld"],
-            test_loss_stderr=held_out["stderr"],
-            seconds=seconds,
-            images_per_second=sums["images"] / max(train_seconds, 1e-9),
+def train_epoch(loop: LoopState, control: TrainControl) -> Generator[Event, None, EpochTally | None]:
+    """The batches of epoch `loop.epoch` from `loop.batch` on, each reported; its tally, or
+    None when a stop ended the run (the position is saved and `RunFinished` yielded)."""
+    config = loop.config
+    beta = kl_weight(loop.epoch, config)
+    order = epoch_permutation(config.seed, loop.epoch, loop.x_train.shape[0]).to(loop.device)
+    sums = dict(loop.partial)
+    loop.model.train()
+    tally = EpochTally(
+        loop.epoch, config.epochs, loop.batches, beta, sums, time.perf_counter() - sums["seconds"]
+    )
+    while loop.batch < loop.batches:
+        asked = yield from serve_control(loop, control, tally)
+        if asked == "stopped":
+            return None
+        if asked == "paused":
+            continue  # woken only to serve a request: go back to waiting
+        train_batch(loop, order, tally)
+        if len(tally.pending) >= loop.sync_every or loop.batch == loop.batches:
+            yield from tally.report(loop.batch, loop.step)
+    return tally
+
+
+def serve_control(
+    loop: LoopState, control: TrainControl, tally: EpochTally
+) -> Generator[Event, None, Literal["stopped", "paused", "train"]]:
+    """Between two batches, what other threads asked for: a pause (waited out here, unless a
+    save or snapshot wakes it), a stop (saved, and the run ends), a save now, a snapshot.
+    What to do next: the run has "stopped", it is still "paused", or "train" the next batch."""
+    if control.paused:  # report everything done so far before waiting
+        yield from tally.report(loop.batch, loop.step)
+        yield Paused(tally.epoch_index + 1, loop.batch, loop.step, tally.beta)
+    tally.paused += control.wait_while_paused()
+    if control.stop_requested:
+        yield from tally.report(loop.batch, loop.step)
+        tally.sums["seconds"] = tally.seconds()
+        yield loop.save("stop", tally.sums)
+        yield RunFinished(loop.epoch, loop.step, "stopped", time.perf_counter() - loop.started)
+        return "stopped"
+    if control.take_save_request():
+        yield from tally.report(loop.batch, loop.step)
+        tally.sums["seconds"] = tally.seconds()
+        yield loop.save("request", tally.sums)
+    if control.take_snapshot_request():
+        yield loop.snapshot(loop.batch)
+    return "paused" if control.paused else "train"
+
+
+def train_batch(loop: LoopState, order: torch.Tensor, tally: EpochTally) -> None:
+    """One optimizer step on the next batch of the epoch's `order`; its losses go to `tally`."""
+    bs = loop.config.batch_size
+    # index_select: the same rows as x_train[idx], without advanced indexing's overhead.
+    x = loop.x_train.index_select(0, order[loop.batch * bs : (loop.batch + 1) * bs])
+    mu, logvar = loop.model.encode(x)
+    z = loop.model.reparameterize(mu, logvar, loop.noise)
+    terms = vae_loss(loop.model.decode_logits(z), x, mu, logvar, tally.beta)
+    loop.optimizer.zero_grad(set_to_none=True)
+    terms.total.backward()
+    loop.optimizer.step()
+    loop.step += 1
+    loop.batch += 1
+    if loop.on_cpu:
+        tally.pending.append((terms.total.item(), terms.bce.item(), terms.kld.item()))
+    else:
+        tally.pending.append(torch.stack([t.detach() for t in terms]))
+    tally.sizes.append(x.shape[0])
+
+
+def end_epoch(loop: LoopState, tally: EpochTally) -> Iterator[Event]:
+    """After an epoch's last batch: the held-out pass, the preview grids, the epoch's events
+    and its checkpoint. Weights the last step made non-finite are refused, never saved."""
+    train_seconds = tally.seconds()
+    loop.model.eval()
+    held_out = heldout_elbo(loop.model, loop.x_test)
+    if not math.isfinite(held_out["loss"]):
+        raise TrainingDiverged(
+            f"the weights became non-finite in epoch {loop.epoch + 1}; stopped before saving them, the last "
+            "good checkpoint is kept (try a lower --lr)"
         )
-        yield EpochImages(epoch, step, recon_grid, samples_grid)
-        yield snapshot(epoch)
-        yield save("epoch", epoch, 0, partial)
+    recon_grid, samples_grid = preview_grids(loop.model, loop.preview, loop.fixed_z)
+    seconds = tally.seconds()
+    sums = tally.sums
+    count = max(1, sums["images"])
+    loop.epoch += 1
+    loop.batch = 0
+    loop.partial = fresh_sums()
+    yield EpochEnd(
+        epoch=loop.epoch,
+        epochs=loop.config.epochs,
+        step=loop.step,
+        loss=sums["loss"] / count,
+        bce=sums["bce"] / count,
+        kld=sums["kld"] / count,
+        beta=tally.beta,
+        test_loss=held_out["loss"],
+        test_bce=held_out["bce"],
+        test_kld=held_out["kld"],
+        test_loss_stderr=held_out["stderr"],
+        seconds=seconds,
+        images_per_second=sums["images"] / max(train_seconds, 1e-9),
+    )
+    yield EpochImages(loop.epoch, loop.step, recon_grid, samples_grid)
+    yield loop.snapshot()
+    yield loop.save("epoch", loop.partial)
 
-    if config.iwae_k > 0 and not control.stop_requested:
+
+def final_evaluation(loop: LoopState, control: TrainControl) -> Iterator[Event]:
+    """The IWAE bound and latent usage of the trained model (skipped if a stop is asked for
+    meanwhile: it can take minutes, and the model is saved already), then `RunFinished`."""
+    if loop.config.iwae_k > 0 and not control.stop_requested:
         try:
-            results = evaluate(model, x_test, k=config.iwae_k, should_stop=lambda: control.stop_requested)
-        except EvaluationStopped:  # asked to quit: the trained model is saved, skip the bound
+            results = evaluate(
+                loop.model, loop.x_test, k=loop.config.iwae_k, should_stop=lambda: control.stop_requested
+            )
+        except EvaluationStopped:
             pass
         else:
-            yield FinalEvaluation(epoch, results)
-    yield RunFinished(epoch, step, "completed", time.perf_counter() - started)
+            yield FinalEvaluation(loop.epoch, results)
+    yield RunFinished(loop.epoch, loop.step, "completed", time.perf_counter() - loop.started)

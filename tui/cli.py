@@ -15,62 +15,42 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from vae_tui import __version__
-from vae_tui.core.config import (
-    DATASET_CHOICES,
-    DEVICE_CHOICES,
-    EVAL_IWAE_K,
-    KL_ANNEAL_CHOICES,
-    SWANLAB_CHOICES,
-    TrainConfig,
-    kl_weight,
-)
+from vae_tui.core.config import SETTINGS, Bound, TrainConfig, choices, kl_weight, path_problem
 
 from .graphics import GRAPHICS_CHOICES
 from .request import Request
 
 PROG = "vae-tui"
 DEFAULTS = TrainConfig()
+GROUPS = {"training": "training (defaults: the reference design)", "data": "data and output"}
+"""The --help sections of the training flags (`Setting.group`; --iwae-k sits in mode's)."""
 
 
-def _number(kind: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
-    word = "≥" if inclusive else ">"
+def number_arg(bound: Bound) -> Callable[[str], Any]:
+    """A number flag's parser: `TrainConfig`'s own bound, worded with the text as typed."""
 
     def parse(text: str) -> Any:
         try:
-            value = kind(text)
+            value = bound.kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not a{'n integer' if kind is int else ' number'}"
+                f"{text!r} is not a{'n integer' if bound.kind is int else ' number'}"
             ) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if value < minimum or (value == minimum and not inclusive):
-            raise argparse.ArgumentTypeError(f"must be {word} {minimum:g}, got {text}")
+        if problem := bound.out_of_range(value):
+            raise argparse.ArgumentTypeError(f"{problem}, got {text}")
         return value
 
     return parse
-
-
-positive_int = _number(int, 0, inclusive=False)
-non_negative_int = _number(int, 0, inclusive=True)
-positive_float = _number(float, 0, inclusive=False)
-non_negative_float = _number(float, 0, inclusive=True)
-MAX_SEED = 2**32 - 1  # numpy's range; also keeps the per-epoch data-order seeds inside int64
-
-
-def seed_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be ≤ {MAX_SEED}, got {text}")
-    return value
 
 
 def path_arg(text: str) -> str:
     """A path flag's value, refused when nothing could ever be at it: empty (it would read as
     unset), a name too long for the filesystem, a folder on the way that cannot be searched.
     (pathlib's exists() raises on those, deep inside; a path that does not exist yet is fine.)"""
-    if not text:
-        raise argparse.ArgumentTypeError("the path is empty")
+    if problem := path_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     try:
         os.stat(text)
     except (FileNotFoundError, NotADirectoryError):
@@ -100,7 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Runs are written to runs/<timestamp> (config.json, checkpoint.pt, metrics.jsonl, "
         "batches.jsonl, images/, swanlab/). Upload an offline SwanLab run later with: swanlab sync RUN_DIR/swanlab/run-*",
     )
-    S = argparse.SUPPRESS  # unset flags stay absent, so --resume can tell what the user changed
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     mode = p.add_argument_group("mode")
     mode.add_argument(
@@ -114,14 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="open a trained model (ours or a reference state_dict)",
     )
     mode.add_argument("--eval", action="store_true", help="evaluate --checkpoint on the test set and exit")
-    mode.add_argument(
-        "--iwae-k",
-        type=non_negative_int,
-        default=S,
-        metavar="K",
-        help=f"importance samples for the -log p(x) bound (default: {EVAL_IWAE_K} with --eval, "
-        f"{DEFAULTS.iwae_k} at the end of training; 0 skips it)",
-    )
+    add_field_flag(mode, "iwae_k")  # beside --eval: its help gives the default of both
     mode.add_argument(
         "--binarize",
         action="store_true",
@@ -131,98 +103,47 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--graphics",
         choices=GRAPHICS_CHOICES,
-        default=S,
+        default=argparse.SUPPRESS,
         help="how the app draws images: halfblock (default; any terminal), sixel or kitty (sharper, "
         "where the terminal supports it, else half-block with a notice), auto (a protocol if supported)",
     )
-
-    t = p.add_argument_group("training (defaults: the reference design)")
-    t.add_argument(
-        "--epochs", type=positive_int, default=S, help=f"passes over the data (default {DEFAULTS.epochs})"
-    )
-    t.add_argument(
-        "--batch-size", type=positive_int, default=S, help=f"images per step (default {DEFAULTS.batch_size})"
-    )
-    t.add_argument(
-        "--lr", type=positive_float, default=S, help=f"AdamW learning rate (default {DEFAULTS.lr:g})"
-    )
-    t.add_argument(
-        "--hidden-dim",
-        type=positive_int,
-        default=S,
-        help=f"hidden layer width (default {DEFAULTS.hidden_dim})",
-    )
-    t.add_argument(
-        "--latent-dim",
-        type=positive_int,
-        default=S,
-        help=f"latent dimensions (default {DEFAULTS.latent_dim})",
-    )
-    t.add_argument(
-        "--kl-anneal",
-        choices=KL_ANNEAL_CHOICES,
-        default=S,
-        help="linear: epoch e of E trains at beta = beta_max * (e-1)/E, so 0 in the first epoch and "
-        f"beta_max * (E-1)/E in the last ({last_beta(DEFAULTS.epochs)} * beta_max with {DEFAULTS.epochs} "
-        f"epochs, {last_beta(5)} with 5): it never reaches beta_max; none: beta = beta_max in every "
-        "epoch (default linear)",
-    )
-    t.add_argument(
-        "--beta-max",
-        type=non_negative_float,
-        default=S,
-        help="scale of the KL weight: linear annealing rises towards it and stops one step short, none "
-        f"trains at it throughout; held-out numbers always use beta 1 (default {DEFAULTS.beta_max:g})",
-    )
-    t.add_argument("--seed", type=seed_int, default=S, help=f"random seed (default {DEFAULTS.seed})")
-    t.add_argument(
-        "--device",
-        choices=DEVICE_CHOICES,
-        default=S,
-        help="auto picks cuda, then mps, then cpu (default auto)",
-    )
-
-    d = p.add_argument_group("data and output")
-    d.add_argument(
-        "--dataset", choices=DATASET_CHOICES, default=S, help="default mnist (bundled, works offline)"
-    )
-    d.add_argument(
-        "--data-dir",
-        type=path_arg,
-        default=S,
-        metavar="DIR",
-        help="folder with the four IDX files (default: per-user cache)",
-    )
-    d.add_argument(
-        "--train-limit", type=positive_int, default=S, metavar="N", help="use the first N training images"
-    )
-    d.add_argument(
-        "--test-limit", type=positive_int, default=S, metavar="N", help="use the first N test images"
-    )
-    d.add_argument(
-        "--run-dir",
-        type=path_arg,
-        default=S,
-        metavar="DIR",
-        help="where to write the run (default runs/<timestamp>)",
-    )
-    d.add_argument(
-        "--swanlab",
-        choices=SWANLAB_CHOICES,
-        default=S,
-        help="offline (default; no network), cloud (needs SWANLAB_API_KEY) or disabled",
-    )
+    for key, title in GROUPS.items():
+        group = p.add_argument_group(title)
+        for name, setting in SETTINGS.items():
+            if setting.group == key and setting.help is not None:
+                add_field_flag(group, name)
     return p
 
 
-TRAIN_FIELDS = {
-    "epochs", "batch_size", "lr", "hidden_dim", "latent_dim", "kl_anneal", "beta_max", "seed",
-    "device", "dataset", "data_dir", "train_limit", "test_limit", "run_dir", "swanlab", "iwae_k",
-}  # fmt: skip
+def add_field_flag(group: argparse._ArgumentGroup, name: str) -> None:
+    """The flag of `TrainConfig.<name>`, as its metadata describes it. Unset, it stays absent
+    (default SUPPRESS), so --resume can tell what the user changed."""
+    setting = SETTINGS[name]
+    kind: dict[str, Any] = {"type": path_arg} if setting.path else {}
+    if options := choices(name):
+        kind = {"choices": options}
+    elif setting.bound is not None:
+        kind = {"type": number_arg(setting.bound)}
+    group.add_argument(
+        flag(name), **kind, default=argparse.SUPPRESS, metavar=setting.metavar, help=help_text(name)
+    )
 
 
-EVAL_FIELDS = {"device", "dataset", "data_dir", "test_limit", "iwae_k"}
-BROWSE_FIELDS = {"dataset", "data_dir", "test_limit"}
+def help_text(name: str) -> str:
+    """The field's help with its default (and, for --kl-anneal, the β its examples end at)."""
+    template, default = SETTINGS[name].help or "", getattr(DEFAULTS, name)
+    return template.format(
+        default=f"{default:g}" if isinstance(default, float) else default,
+        epochs=DEFAULTS.epochs,
+        last_beta=last_beta(DEFAULTS.epochs),
+        last_beta_5=last_beta(5),
+    )
+
+
+TRAIN_FIELDS = {name for name, setting in SETTINGS.items() if setting.help is not None}
+"""The fields with a flag (all but input_dim)."""
+EVAL_FIELDS = {name for name, setting in SETTINGS.items() if setting.eval}
+BROWSE_FIELDS = {name for name, setting in SETTINGS.items() if setting.browse}
 """What --eval and browsing a --checkpoint read; any other training flag would be ignored."""
 
 

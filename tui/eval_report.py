@@ -31,12 +31,12 @@ def format_report(r: dict[str, Any], path: str) -> str:
 
 def run_eval(request: Request) -> int:
     log_warnings_to_stderr()
+    from vae_tui.core.checkpoint import load_model  # noqa: PLC0415
     from vae_tui.core.config import EVAL_IWAE_K  # noqa: PLC0415
     from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415 - torch from here
     from vae_tui.core.device import resolve_device  # noqa: PLC0415
     from vae_tui.core.evaluate import evaluate  # noqa: PLC0415
     from vae_tui.core.memory import check_evaluation  # noqa: PLC0415
-    from vae_tui.core.models_io import load_model  # noqa: PLC0415
 
     assert request.checkpoint is not None  # (the CLI refuses --eval without it)
     device = resolve_device(request.get("device", "auto"))

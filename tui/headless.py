@@ -1,28 +1,18 @@
 """`vae-tui --train-only`: the event stream printed as the reference prints it.
 
 With a terminal on stdout a rich progress bar runs within each epoch; without one (a pipe,
-nohup, `ssh -T`, CI) only plain lines are written, with no control codes.
-
-Signals: the handlers are installed before torch is imported, so a Ctrl-C (SIGINT) or SIGTERM
-at any moment is handled. The first one asks the loop to stop at the next batch boundary and
-save a checkpoint of that exact position; SwanLab is finished as `aborted`, and the exit code
-is 128 + the signal (130, 143). During start-up (flags, imports) it exits with that code and
-writes nothing; during data loading the loop saves its starting position. A second one quits
-at once, without waiting for SwanLab: the checkpoint on disk is whole (it is only ever replaced
-atomically), the SwanLab log may lack its finish record. A third exits immediately.
+nohup, `ssh -T`, CI) only plain lines are written, with no control codes. `run_headless` installs
+the signal policy (tui/signals.py: the first Ctrl-C or SIGTERM stops and saves, the exit code is
+128 + the signal) before torch is imported, which is why this module is torch-free too.
 Write failures (a full disk) and a diverging loss end the run with one line, not a traceback.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
-from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from vae_tui.core.control import TrainControl
 from vae_tui.core.events import (  # torch-free, like this module: the signal handlers go in first
@@ -39,6 +29,7 @@ from vae_tui.core.run import checkpoint_note, plan_run
 
 from .logs import log_warnings_to_stderr
 from .request import Request
+from .signals import StopOnSignals
 from .wording import counted
 
 if TYPE_CHECKING:
@@ -72,6 +63,25 @@ def final_line(results: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def progress_bar(out: TextIO) -> Any:
+    """The rich progress bar drawn within each epoch (rich is imported only for a terminal)."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.2f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=Console(file=out), transient=True,
+    )  # fmt: skip
+
+
 class HeadlessPrinter:
     """Consumer that prints progress; `progress=True` adds a rich bar (terminals only)."""
 
@@ -94,21 +104,7 @@ class HeadlessPrinter:
         """On a terminal: where the final grids are drawn when the run ends."""
         self.images: EpochImages | None = None
         if progress:
-            from rich.console import Console  # noqa: PLC0415
-            from rich.progress import (  # noqa: PLC0415
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )  # fmt: skip
-
-            self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.2f}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=Console(file=out), transient=True,
-            )  # fmt: skip
+            self.progress = progress_bar(out)
             self.console = self.progress.console
 
     def say(self, line: str) -> None:
@@ -118,71 +114,91 @@ class HeadlessPrinter:
             print(line, file=self.out, flush=True)
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, BatchEnd):
-            if self.progress is not None:
-                if self.task is None:
-                    self.progress.start()
-                    self.task = self.progress.add_task(
-                        f"Epoch {event.epoch}/{event.epochs}", total=event.batches, loss=event.loss
-                    )
-                self.progress.update(
-                    self.task, completed=event.batch, loss=event.loss,
-                    description=f"Epoch {event.epoch}/{event.epochs}",
-                )  # fmt: skip
-        elif isinstance(event, EpochEnd):
-            self.session_seconds += event.seconds - self.carried
-            self.carried = 0.0
-            for line in summary_lines(event):
-                self.say(line)
-            self.pending_heldout = heldout_line(event)
-        elif isinstance(event, CheckpointSaved):
-            if event.reason == "epoch":
-                self.say(f"Model saved at epoch {event.epoch}.")
-                if self.pending_heldout:
-                    self.say(self.pending_heldout)
-                    self.pending_heldout = None
-                self.say_swanlab()
-                if event.epoch == self.config.get("epochs") and self.config.get("iwae_k"):
-                    self.say(f"Computing the IWAE bound on -log p(x) (K={self.config['iwae_k']})…")
-            else:
-                where = (
-                    f"epoch {event.epoch + 1}, batch {event.batch}" if event.batch else f"epoch {event.epoch}"
-                )
-                self.say(f"Checkpoint saved ({event.reason}) at {where}: {event.path}")
-        elif isinstance(event, RunStarted):
-            c = self.config = event.config
-            resumed = ""
-            if event.start_batch:  # stopped mid-epoch: it goes on inside that epoch
-                resumed = f", resuming epoch {event.start_epoch + 1} at batch {event.start_batch + 1}"
-            elif event.start_step:
-                resumed = f", resuming after epoch {event.start_epoch}"
-            self.resumed_in = event.run_dir if event.start_step else None
-            self.carried = event.start_seconds
-            self.say(
-                f"Training on {c['dataset']} ({event.train_size} train / {event.test_size} test images) "
-                f"on {event.device}, {c['epochs']} epochs{resumed}; run dir {event.run_dir}; "
-                f"SwanLab {c['swanlab']}"
-            )
-        elif isinstance(event, FinalEvaluation):
-            self.say(final_line(event.results))
-        elif isinstance(event, EpochImages):
-            self.images = event
-        elif isinstance(event, RunFinished):
-            self._stop_bar()
-            verb = "Finished" if event.status == "completed" else "Stopped"
-            line = f"{verb} after {counted(event.epochs_completed, 'epoch')}, {counted(event.step, 'step')}, "
-            if self.resumed_in is None:
-                self.say(f"{line}{event.seconds:.1f} s.")
-            else:  # this process is only the last part of the run
-                from vae_tui.core.metrics import training_time  # noqa: PLC0415
+        handler = self.HANDLERS.get(type(event))
+        if handler is not None:  # snapshots and pauses print nothing
+            handler(self, event)
 
-                epochs, seconds = training_time(self.resumed_in)
-                complete = "" if event.status == "completed" else "complete "
-                self.say(
-                    f"{line}{event.seconds:.1f} s; training time {seconds:.1f} s over the run's {epochs} "
-                    f"{complete}epoch{'s' * (epochs != 1)}, {self.session_seconds:.1f} s of it in this session."
-                )
-            self.say_swanlab()
+    def on_run_started(self, event: RunStarted) -> None:
+        c = self.config = event.config
+        resumed = ""
+        if event.start_batch:  # stopped mid-epoch: it goes on inside that epoch
+            resumed = f", resuming epoch {event.start_epoch + 1} at batch {event.start_batch + 1}"
+        elif event.start_step:
+            resumed = f", resuming after epoch {event.start_epoch}"
+        self.resumed_in = event.run_dir if event.start_step else None
+        self.carried = event.start_seconds
+        self.say(
+            f"Training on {c['dataset']} ({event.train_size} train / {event.test_size} test images) "
+            f"on {event.device}, {c['epochs']} epochs{resumed}; run dir {event.run_dir}; "
+            f"SwanLab {c['swanlab']}"
+        )
+
+    def on_batch_end(self, event: BatchEnd) -> None:
+        if self.progress is None:
+            return
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task(
+                f"Epoch {event.epoch}/{event.epochs}", total=event.batches, loss=event.loss
+            )
+        self.progress.update(
+            self.task, completed=event.batch, loss=event.loss,
+            description=f"Epoch {event.epoch}/{event.epochs}",
+        )  # fmt: skip
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        self.session_seconds += event.seconds - self.carried
+        self.carried = 0.0
+        for line in summary_lines(event):
+            self.say(line)
+        self.pending_heldout = heldout_line(event)
+
+    def on_epoch_images(self, event: EpochImages) -> None:
+        self.images = event
+
+    def on_checkpoint_saved(self, event: CheckpointSaved) -> None:
+        if event.reason != "epoch":
+            where = f"epoch {event.epoch + 1}, batch {event.batch}" if event.batch else f"epoch {event.epoch}"
+            self.say(f"Checkpoint saved ({event.reason}) at {where}: {event.path}")
+            return
+        self.say(f"Model saved at epoch {event.epoch}.")
+        if self.pending_heldout:
+            self.say(self.pending_heldout)
+            self.pending_heldout = None
+        self.say_swanlab()
+        if event.epoch == self.config.get("epochs") and self.config.get("iwae_k"):
+            self.say(f"Computing the IWAE bound on -log p(x) (K={self.config['iwae_k']})…")
+
+    def on_final_evaluation(self, event: FinalEvaluation) -> None:
+        self.say(final_line(event.results))
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        self._stop_bar()
+        verb = "Finished" if event.status == "completed" else "Stopped"
+        line = f"{verb} after {counted(event.epochs_completed, 'epoch')}, {counted(event.step, 'step')}, "
+        if self.resumed_in is None:
+            self.say(f"{line}{event.seconds:.1f} s.")
+        else:  # this process is only the last part of the run
+            from vae_tui.core.metrics import training_time  # noqa: PLC0415
+
+            epochs, seconds = training_time(self.resumed_in)
+            complete = "" if event.status == "completed" else "complete "
+            self.say(
+                f"{line}{event.seconds:.1f} s; training time {seconds:.1f} s over the run's {epochs} "
+                f"{complete}epoch{'s' * (epochs != 1)}, {self.session_seconds:.1f} s of it in this session."
+            )
+        self.say_swanlab()
+
+    HANDLERS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
+        RunStarted: on_run_started,
+        BatchEnd: on_batch_end,
+        EpochEnd: on_epoch_end,
+        EpochImages: on_epoch_images,
+        CheckpointSaved: on_checkpoint_saved,
+        FinalEvaluation: on_final_evaluation,
+        RunFinished: on_run_finished,
+    }
+    """The method that prints each kind of event."""
 
     def say_swanlab(self) -> None:
         """Once SwanLab has started: its run id and where its log is."""
@@ -209,79 +225,6 @@ class HeadlessPrinter:
             self.say_swanlab()  # if it started too late to be said during the run
             self.tracker = None  # (close is called twice on some paths)
             self.say(f"To upload the SwanLab log: swanlab login (once), then {command}")
-
-
-class StopOnSignals:
-    """First SIGINT/SIGTERM: ask the loop to stop and save. Second: quit now. Third: exit now.
-
-    "Quit now" raises KeyboardInterrupt in the main thread, so the loop unwinds without saving
-    (the checkpoint on disk is always a complete one) and the consumers are still closed. Should
-    that unwinding itself hang, a third signal ends the process with `os._exit`.
-    """
-
-    def __init__(self, control: TrainControl, err: TextIO) -> None:
-        self.control = control
-        self.err = err
-        self.received: int | None = None
-        """The first signal (it decides the exit code)."""
-        self.hard: int | None = None
-        """The signal that asked to quit at once, if any."""
-        self.started = False
-        """Whether the loop has started (a stop then saves a checkpoint)."""
-        self.run_dir: str | None = None
-        """The run folder, once the loop has started (a new run's default one is claimed then)."""
-        self.on_quit: list[Callable[[], None]] = []
-        """Called on "quit now", before the interrupt: e.g. stop waiting for SwanLab."""
-        self._previous: dict[int, Any] = {}
-
-    def say(self, line: str) -> None:
-        # stderr may be gone (a dead ssh session): the stop must happen all the same
-        with contextlib.suppress(OSError, ValueError):
-            print(f"vae-tui: {line}", file=self.err, flush=True)
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if self.hard is not None:
-            os._exit(128 + signum)  # the quit itself is stuck: do not wait any longer
-            return  # (only reached when tests replace os._exit)
-        if self.received is not None:
-            self.hard = signum
-            self.say(f"second signal ({name}): quitting now")
-            for callback in self.on_quit:
-                callback()
-            raise KeyboardInterrupt
-        self.received = signum
-        if self.started:
-            self.say(f"{name}: stopping at the next batch and saving a checkpoint (again to quit now)")
-        else:
-            self.say(f"{name}: stopping before training starts (again to quit now)")
-        self.control.request_stop()
-
-    # It is also a consumer of the event stream, to know when training has started.
-    def handle(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.started = True
-            self.run_dir = event.run_dir
-
-    def close(self, state: str) -> None:
-        pass
-
-    def __enter__(self) -> StopOnSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-    @property
-    def exit_code(self) -> int:
-        """0, or 128 + the signal that ended the run (130 for SIGINT, 143 for SIGTERM)."""
-        signum = self.hard or self.received
-        return 128 + signum if signum else 0
 
 
 def run_headless(request: Request) -> int:

@@ -1,6 +1,8 @@
-"""Counts and training positions in words, the same in every front end's lines."""
+"""Counts, training positions and a run's settings in words, the same in every front end's lines."""
 
 from __future__ import annotations
+
+from vae_tui.core.config import TrainConfig, kl_weight
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -17,3 +19,15 @@ def trained_for(epoch: int | None, batch: int | None) -> str:
         return counted(epoch, "epoch")
     batches = counted(batch, "batch", "batches")
     return f"{counted(epoch, 'epoch')} + {batches}" if epoch else batches
+
+
+def describe(config: TrainConfig) -> str:
+    """The settings that make a run what it is, in one line: `latent 20 · hidden 256 · β 0→0.95
+    (linear, 20 epochs) · 20,000 training images · seed 0`."""
+    if config.kl_anneal == "linear":
+        last = kl_weight(config.epochs - 1, config)
+        beta = f"β 0→{last:.3g} (linear, {config.epochs} epochs)"
+    else:
+        beta = f"β {config.beta_max:g} (constant)"
+    images = f"{config.train_limit:,} training images" if config.train_limit else "all training images"
+    return f"latent {config.latent_dim} · hidden {config.hidden_dim} · {beta} · {images} · seed {config.seed}"

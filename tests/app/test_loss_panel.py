@@ -9,7 +9,9 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
-from vae_tui.tui.widgets.losses import SERIES, LossHistory, LossPanel, LossPlot
+from vae_tui.tui.widgets.loss_history import LossHistory
+from vae_tui.tui.widgets.losses import SERIES, LossPanel
+from vae_tui.tui.widgets.plot import LossPlot
 
 
 class PanelApp(App[None]):

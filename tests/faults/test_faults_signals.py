@@ -245,7 +245,7 @@ def test_a_third_signal_exits_without_waiting(monkeypatch: pytest.MonkeyPatch) -
     import io
 
     from vae_tui.core.control import TrainControl
-    from vae_tui.tui.headless import StopOnSignals
+    from vae_tui.tui.signals import StopOnSignals
 
     exits: list[int] = []
     monkeypatch.setattr(os, "_exit", exits.append)

@@ -11,8 +11,13 @@ import pytest
 import torch
 
 from vae_tui.core import checkpoint as ckpt
+from vae_tui.core.config import TrainConfig
 from vae_tui.core.errors import CheckpointError
 from vae_tui.core.model import VAE
+from vae_tui.core.resume import load_resume
+from vae_tui.core.runinfo import saved_position
+
+from ..helpers import run_cli
 
 
 def test_round_trip_keeps_every_tensor(tmp_path: Path) -> None:
@@ -53,7 +58,7 @@ def test_notebook_checkpoint_dicts_load_their_weights(tmp_path: Path, wrap) -> N
     """The ways notebooks commonly save a model all open, with exactly its weights."""
     state = VAE().state_dict()
     torch.save(wrap(state), tmp_path / "notebook.pt")
-    from vae_tui.core.models_io import load_model
+    from vae_tui.core.checkpoint import load_model
 
     loaded = load_model(tmp_path / "notebook.pt")
     assert loaded.source == "state_dict"
@@ -65,8 +70,9 @@ def test_failed_write_leaves_the_previous_checkpoint_intact(
 ) -> None:
     path = tmp_path / "checkpoint.pt"
     ckpt.atomic_save(
-        {"format": ckpt.FORMAT, "model": VAE(hidden_dim=8, latent_dim=2).state_dict(), "epoch": 1}, path
-    )
+        {"format": ckpt.FORMAT, "version": ckpt.VERSION, "model": VAE(hidden_dim=8, latent_dim=2).state_dict(),
+         "epoch": 1}, path
+    )  # fmt: skip
     before = path.read_bytes()
     real_save = torch.save
 
@@ -153,3 +159,73 @@ def test_ctrl_c_inside_torch_save_surfaces_as_ctrl_c(tmp_path: Path, monkeypatch
     monkeypatch.setattr(torch, "save", real_save)
     assert ckpt.read_checkpoint(path)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
+def run_checkpoint(config: TrainConfig, version: object = ckpt.VERSION) -> Path:
+    """A run folder holding a valid checkpoint of `config`'s model, tagged with `version`."""
+    model = VAE(config.input_dim, config.hidden_dim, config.latent_dim)
+    path = Path(config.run_dir) / ckpt.FILE_NAME
+    path.parent.mkdir(parents=True)
+    (path.parent / "config.json").write_text("{}")
+    ckpt.save_checkpoint(
+        path, model=model, optimizer=torch.optim.AdamW(model.parameters()), config=config,
+        position=(1, 0, 8), partial={}, noise=torch.Generator(),
+    )  # fmt: skip
+    data = torch.load(path, weights_only=True)
+    if version is None:
+        del data["version"]
+    else:
+        data["version"] = version
+    torch.save(data, path)
+    return path
+
+
+def test_a_checkpoint_from_a_newer_vae_tui_is_refused_everywhere(
+    tiny_config: TrainConfig, mnist_dir: Path
+) -> None:
+    """Its fields may mean something else: resuming, browsing or evaluating it is refused in one
+    line that says what to do, never loaded as if this vae-tui understood it."""
+    path = run_checkpoint(tiny_config, version=ckpt.VERSION + 1)
+    message = (
+        f"checkpoint {path} was written by a newer vae-tui (format version {ckpt.VERSION + 1}; "
+        f"this one reads version {ckpt.VERSION}): upgrade vae-tui to open it"
+    )
+    for load in (ckpt.read_checkpoint, ckpt.load_model, lambda p: load_resume(p.parent, {})):
+        with pytest.raises(CheckpointError) as refused:
+            load(path)
+        assert str(refused.value) == message
+    assert saved_position(path) is None  # the fast path leaves it to the full load's refusal
+    evaluate = ("--eval", "--checkpoint", str(path), "--test-limit", "64", "--iwae-k", "2")
+    for args in ((*evaluate, "--data-dir", str(mnist_dir)), ("--train-only", "--resume", str(path.parent))):
+        result = run_cli(*args)
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", f"vae-tui: error: {message}\n")
+    # The same file at this version opens: the refusal is the version's, nothing else's.
+    path = run_checkpoint(tiny_config.with_(run_dir=f"{tiny_config.run_dir}-current"))
+    assert ckpt.load_model(path).epoch == 1
+
+
+@pytest.mark.parametrize("version", [None, "1", 1.0, True, 0, -1], ids=repr)
+def test_our_checkpoint_without_a_valid_version_is_refused_as_damaged(
+    tiny_config: TrainConfig, version: object
+) -> None:
+    path = run_checkpoint(tiny_config, version=version)
+    with pytest.raises(CheckpointError) as refused:
+        ckpt.load_model(path)
+    assert str(refused.value) == f"checkpoint {path} is damaged: its format version is {version!r}"
+    assert saved_position(path) is None
+
+
+def test_a_checkpoint_whose_saved_config_is_damaged_still_opens_for_browsing(tmp_path: Path) -> None:
+    """TrainConfig refuses bad values; the weights beside a hand-damaged config are still
+    browsed and scored (as before the config validated itself), with the defaults around them."""
+    from vae_tui.core.checkpoint import load_model
+    from vae_tui.core.model import VAE
+
+    config = TrainConfig(hidden_dim=32, latent_dim=4).to_dict() | {"epochs": 0, "lr": -1}
+    path = tmp_path / "damaged.pt"
+    state = VAE(784, 32, 4).state_dict()
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "model": state, "config": config,
+                "epoch": 1, "batch": 0, "step": 3}, path)  # fmt: skip
+    loaded = load_model(path)
+    assert (loaded.config.epochs, loaded.config.lr) == (TrainConfig().epochs, TrainConfig().lr)
+    assert (loaded.config.hidden_dim, loaded.config.latent_dim, loaded.epoch) == (32, 4, 1)

@@ -31,7 +31,7 @@ def test_resolution_installs_the_bundled_copy_into_an_empty_cache(tmp_path: Path
     assert folder == cache / "datasets" / "mnist"
     assert calls == []  # the bundled copy was enough: no download attempted
     assert data.verify_checksums(folder, data.MNIST_MD5) == []
-    assert not list(folder.parent.glob(".mnist-*"))  # no staging folder left behind
+    assert not list(folder.parent.glob(".mnist*"))  # no staging folder left behind
     # A second resolution finds the cache as it is.
     stamp = (folder / "train-images-idx3-ubyte.gz").stat().st_mtime_ns
     assert data.resolve_dataset_dir("mnist", cache=cache) == folder

@@ -69,9 +69,9 @@ def test_the_eval_grids_are_the_ones_the_run_showed(trained: Path) -> None:
     """--eval draws the same fixed z the trainer decoded, so its samples match the run's last grid."""
     from PIL import Image
 
+    from vae_tui.core.checkpoint import load_model
     from vae_tui.core.data import load_split, resolve_dataset_dir
     from vae_tui.core.grids import PREVIEW_IMAGES, preview_grids, preview_latents
-    from vae_tui.core.models_io import load_model
 
     loaded = load_model(trained)
     test = load_split(resolve_dataset_dir("mnist"), "test", 64)

@@ -1,14 +1,13 @@
-"""The status panel: where training is, how fast, and where its outputs go."""
+"""The status panel: where training is, how fast, and where its outputs go (`RunStatus`, drawn)."""
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
 
+from ..run_status import RunStatus
 from .text_lines import TextLines
 
 
@@ -36,64 +35,6 @@ def fit_path(path: str, cells: int) -> str:
 def bar(fraction: float, width: int) -> Text:
     filled = max(0, min(width, round(fraction * width)))
     return Text("━" * filled, style="green") + Text("━" * (width - filled), style="grey30")
-
-
-@dataclass
-class RunStatus:
-    """What the status panel shows; the app updates it from events."""
-
-    phase: str = "loading PyTorch…"
-    mode: str = "train"
-    epoch: int = 0
-    epochs: int = 0
-    batch: int = 0
-    batches: int = 0
-    step: int = 0
-    beta: float = 0.0
-    images_per_second: float | None = None
-    device: str = "…"
-    run_dir: str = ""
-    swanlab: str = ""
-    started: float = field(default_factory=time.monotonic)
-    train_started: float | None = None
-    done_batches: int = 0
-    """Batches done since this session began (for the ETA)."""
-    remaining_batches: int = 0
-    paused: bool = False
-    paused_at: float | None = None
-    paused_total: float = 0.0
-    ended_at: float | None = None
-    """When training finished or stopped: the clock stops there."""
-    iwae_k: int = 0
-    """K of the final IWAE bound, while it is being computed."""
-    eval_skipped: bool = False
-    """Quit while the final bound was computed: the run is complete, its bound missing."""
-    last_epoch: dict[str, float] | None = None
-    final: dict[str, Any] | None = None
-    message: str = ""
-    prior_seconds: float = 0.0
-    """Training time the run had before this session (a resumed run; a browsed run's whole)."""
-    swanlab_id: str = ""
-    """The SwanLab run's id, once it has started."""
-    run_info: tuple[str, str] | None = None
-    """Browsing: what the run was (`run`, its settings) or the model is (`model`, a bare
-    state_dict's architecture)."""
-
-    def elapsed(self) -> float:
-        """This session's training time."""
-        if self.train_started is None:
-            return 0.0
-        now = self.ended_at or self.paused_at or time.monotonic()
-        return now - self.train_started - self.paused_total
-
-    def trained(self) -> float:
-        """The run's training time, over all its sessions."""
-        return self.prior_seconds + self.elapsed()
-
-    def eta(self) -> float | None:
-        if not self.done_batches or self.phase != "training":
-            return None
-        return self.elapsed() / self.done_batches * self.remaining_batches
 
 
 def fit(parts: list[Text], room: int) -> Text:

@@ -9,69 +9,21 @@ silently. Views draw only when visible; a hidden view is marked stale instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from ..browse import SAMPLE_COUNT, BrowseState
 from ..graphics import HALFBLOCK, Graphics
 from .halfblock import Budget, HalfBlockView, fit_count, tile_image
 from .protocol_image import ProtocolImageView
 from .text_lines import TextLines
 
-if TYPE_CHECKING:
-    from vae_tui.core.tiles import TileDecoder
-
 Layout = TypeVar("Layout")
 
-SAMPLE_COUNT = 64
 TRAVERSAL_STEPS = 9
-
-
-@dataclass
-class BrowseState:
-    """What the user has selected; shared by the views and changed by the app's key bindings."""
-
-    decoder: TileDecoder | None = None
-    image: int = 0
-    """Selected test image: highlighted in the reconstructions, base code of the traversal."""
-    sample: int = 0
-    dim: int = 0
-    """Selected latent dimension in the traversal."""
-    zero_base: bool = False
-    """Traverse around z = 0 instead of the selection's code."""
-    base: str = "image"
-    """What the traversal sweeps around: the selected test image's μ (`image`) or the selected
-    sample's z (`sample`), whichever was selected last."""
-    sample_seed: int = 0
-    samples_z: Any = None
-    epoch: int | None = None
-    """Epochs complete in the weights shown (None: a bare state_dict, which does not say)."""
-    batch: int = 0
-    """Batches of the next epoch in them too (a copy taken mid-epoch)."""
-    live: bool = False
-    """The weights are the training model's (not a saved file's)."""
-    training: bool = False
-    """Training goes on, so the views change at every epoch end."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def label(self, index: int) -> str:
-        e = self.decoder
-        if e is None or e.labels is None:
-            return ""
-        return f" (label {int(e.labels[index])})"
-
-    def weights(self) -> str:
-        """Which weights the views (and their numbers) come from. After `r` they are the
-        training model's as it is now, mid-epoch, not as of the last epoch end: say so."""
-        if self.epoch is None:
-            return ""
-        if self.batch:
-            where = f"epoch {self.epoch + 1}, batch {self.batch}"
-            return f"weights now ({where})" if self.live else f"weights at {where}"
-        return f"weights after epoch {self.epoch}" if self.epoch else "weights before training"
 
 
 class ImageView(Vertical):

@@ -1,0 +1,143 @@
+"""The app's parts on their own: the message table and its handlers, the keymap's order, the
+browsing rules (`BrowseState`) and the clock (`RunStatus`). The keys are checked on a fake run
+(tests/app/fake_stream.py), the rules and the clock without Textual."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import pytest
+import torch
+from textual.message import Message
+from textual.widgets._footer import FooterKey
+
+from vae_tui.core import events
+from vae_tui.core.events import BatchEnd, Paused, RunFinished
+from vae_tui.core.tiles import TileDecoder
+from vae_tui.tui import messages, run_status
+from vae_tui.tui.app import VaeApp, make_app
+from vae_tui.tui.browse import SAMPLE_COUNT, BrowseState
+from vae_tui.tui.cli import parse_request
+from vae_tui.tui.run_status import RunStatus
+
+from ..helpers import TINY_MODEL
+from .fake_stream import FakeRuns
+from .helpers import wait_for
+
+
+def test_every_event_the_ui_uses_has_a_message_class_and_a_handler() -> None:
+    """One message class per kind of event (not one `TrainEvent(Any)`), each with its handler."""
+    used = set(typing.get_args(events.Event)) - {BatchEnd, events.EpochImages}  # batches come coalesced
+    assert set(messages.MESSAGE_FOR) == used
+    classes = list(messages.MESSAGE_FOR.values())
+    assert len(set(classes)) == len(classes)
+    posted = [*classes, messages.Batches, messages.HistoryLoaded, messages.ModelOpened, messages.Failed]
+    for cls in posted:
+        assert issubclass(cls, Message) and callable(getattr(VaeApp, cls.handler_name, None)), cls
+
+
+def test_the_bridge_posts_each_event_in_its_own_message_and_gathers_batches() -> None:
+    posted: list[Message] = []
+    bridge = messages.UiBridge(posted.append, interval=3600)
+    batch = BatchEnd(1, 2, 1, 4, 1, 100.0, 90.0, 10.0, 0.0)
+    bridge.handle(batch)  # the first goes at once (nothing sent yet), the next wait
+    bridge.handle(BatchEnd(1, 2, 2, 4, 2, 99.0, 89.0, 10.0, 0.0))
+    bridge.handle(Paused(1, 2, 2, 0.0))
+    bridge.close("completed")
+    assert [type(m) for m in posted] == [messages.Batches, messages.Batches, messages.TrainingPaused]
+    assert [b.step for b in posted[1].batches] == [2]
+    assert posted[2].event == Paused(1, 2, 2, 0.0)
+
+
+async def test_the_footer_keeps_its_order_while_training(tmp_path: Path) -> None:
+    """The keys are bound on the screen (the training ones to `app.` actions) in the order the
+    Footer showed when they were all the app's: Tab, ←→, ↑↓, ␣, n, z, r, s, q."""
+    runs = FakeRuns(tmp_path / "run", pause_at_step=30)
+    request = parse_request(["--run-dir", str(tmp_path / "run"), "--swanlab", "disabled", "--epochs", "3",
+                             "--train-limit", "1280", "--batch-size", "64", "--iwae-k", "0"])  # fmt: skip
+    app = make_app(request, start_run=runs)
+
+    def footer() -> list[tuple[str, str]]:
+        return [(key.key_display or key.key, key.description) for key in app.query(FooterKey)]
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.paused_at_step == 30 and app.state.decoder is not None)
+        await wait_for(pilot, lambda: ("␣", "Resume") in footer())
+        assert footer() == [("⇥ 1-4", "Tab"), ("←→", "Image"), ("↑↓", "Dim"), ("␣", "Resume"),
+                            ("n", "New z"), ("r", "Redraw"), ("s", "Save"), ("q", "Quit")]  # fmt: skip
+        await pilot.press("4")
+        await wait_for(pilot, lambda: ("z", "Base") in footer())
+        assert [description for _, description in footer()] == [
+            "Tab", "Image", "Dim", "Resume", "New z", "Base", "Redraw", "Save", "Quit"
+        ]  # fmt: skip
+        await pilot.press("q", "q")
+
+
+def decoder(count: int = 10) -> TileDecoder:
+    images = torch.rand(count, 1, 28, 28)
+    return TileDecoder(torch.load(TINY_MODEL, weights_only=True), images, torch.arange(count))
+
+
+def test_browsing_keys_act_where_they_are_offered() -> None:
+    s = BrowseState()
+    assert not s.offers("browse", "recon")  # no model yet
+    s.show(decoder(), epoch=1, batch=0, live=False)
+    assert s.offers("browse", "recon") and s.offers("browse", "samples") and not s.offers("browse", "losses")
+    assert not s.offers("toggle_base", "samples") and s.offers("toggle_base", "traversal")
+    s.zero_base = True
+    assert not s.offers("browse", "traversal")  # around z = 0 there is nothing to select
+
+    s = BrowseState()
+    s.show(decoder(count=10), epoch=1, batch=0, live=False)
+    assert s.select(-1, "recon") == "recon" and s.image == 9  # wraps
+    assert s.select(1, "samples") == "samples" and (s.sample, s.base) == (1, "sample")
+    assert s.select(1, "traversal") == "samples" and s.sample == 2  # it moves what it is around
+    s.select_dimension(1, "recon")
+    assert (s.base, s.dim) == ("image", 1)
+    s.select(-3, "samples")
+    assert s.sample == SAMPLE_COUNT - 1
+
+
+def test_sample_draws_follow_the_runs_seed() -> None:
+    first, again = BrowseState(seed=3), BrowseState(seed=3)
+    for s in (first, again):
+        s.show(decoder(), epoch=1, batch=0, live=False)
+    assert torch.equal(first.samples_z, again.samples_z)
+    before = first.samples_z
+    first.new_draw()
+    assert first.sample_seed == 1 and not torch.equal(before, first.samples_z)
+    again.new_draw()
+    assert torch.equal(first.samples_z, again.samples_z)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(run_status.time, "monotonic", fake)
+    return fake
+
+
+def test_the_clock_counts_training_time_only(clock: FakeClock) -> None:
+    s = RunStatus(batch_size=100)
+    s.batches_done([BatchEnd(1, 2, 1, 10, 1, 1.0, 1.0, 0.0, 0.0)])
+    clock.now += 2
+    s.batches_done([BatchEnd(1, 2, 5, 10, 5, 1.0, 1.0, 0.0, 0.0)])
+    assert s.images_per_second == pytest.approx(4 * 100 / 2)
+    assert s.remaining_batches == 15 and s.done_batches == 2
+    s.pause()
+    clock.now += 60  # paused: not training time
+    s.resume()
+    clock.now += 1
+    assert s.elapsed() == pytest.approx(3)
+    s.run_finished(RunFinished(1, 5, "stopped", 3.0))
+    clock.now += 100  # the clock stopped with training
+    assert s.elapsed() == pytest.approx(3) and s.phase == "stopped"
