@@ -1,15 +1,12 @@
 """The checkpoint format, in one place: what a save writes, what a load accepts, what a resume
 checks it can restore, and how a model is opened for browsing or evaluation.
 
-A checkpoint is `torch.save` of a dict: `format` (FORMAT), `version` (VERSION), `model`,
-`optimizer`, `config`, the position `epoch`, `batch`, `step`, the `partial` sums of a cut epoch
-and the `rng` states. A save is atomic and fsynced (core/atomic.py): at every instant the path
-holds the previous complete checkpoint or the new one. Loading accepts our own checkpoints (of a
-version this vae-tui reads) and a plain `state_dict` of the reference architecture; whatever else
-a file holds (truncated, random, a pickle with code in it) is refused with one line, never executed.
-
-Importing this module loads no torch (the functions that need it import it): core/runinfo.py
-reads a run's position with the names here before torch's seconds of imports.
+A checkpoint is `torch.save` of a dict: `format`, `version`, `model`, `optimizer`, `config`, the
+position (`epoch`, `batch`, `step`), the `partial` sums of a cut epoch and the `rng` states. A
+save is atomic and fsynced (core/atomic.py). A load accepts our checkpoints (of a version this
+vae-tui reads) and a reference `state_dict`; anything else (truncated, random, a pickle with code)
+is refused with one line, never executed. Importing this module loads no torch (functions import
+it), so core/runinfo.py can read a run's position with these names before torch has loaded.
 """
 
 from __future__ import annotations
@@ -32,8 +29,7 @@ if TYPE_CHECKING:
 
     from .model import VAE
 
-FILE_NAME = "checkpoint.pt"
-"""A run folder's checkpoint."""
+FILE_NAME = "checkpoint.pt"  # in a run folder
 FORMAT = "vae-tui-checkpoint"
 VERSION = 1
 """The format version this vae-tui writes, and the newest it reads."""
@@ -273,14 +269,12 @@ class LoadedModel:
     model: VAE
     config: TrainConfig
     """The saved config, or the defaults with the architecture read off a bare state_dict."""
-    epoch: int | None
-    """Epochs trained, when the file says."""
+    epoch: int | None  # epochs trained, when the file says
     step: int | None
     """Optimizer steps taken, when the file says (how far the run's logs are to be read)."""
     batch: int | None
     """Batches of epoch `epoch + 1` already trained: a run stopped mid-epoch saves there."""
-    source: str
-    """`checkpoint` (ours) or `state_dict` (e.g. the reference notebook's)."""
+    source: str  # `checkpoint` (ours) or `state_dict` (e.g. the reference notebook's)
 
 
 def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> LoadedModel:

@@ -153,7 +153,7 @@ class LoopState:
     def save(self, reason: str, sums: dict[str, float]) -> CheckpointSaved:
         """Checkpoint the current position, with `sums` as the partial epoch's."""
         path = ckpt.save_checkpoint(
-            self.run_dir / "checkpoint.pt",
+            self.run_dir / ckpt.FILE_NAME,
             model=self.model,
             optimizer=self.optimizer,
             config=self.config,

@@ -137,8 +137,8 @@ def checkpoint_note(run_dir: str | None) -> str:
 def user_error(e: VaeTuiError | OSError, run_dir: str | None) -> VaeTuiError:
     """A training failure as the one line both front ends show, naming what is kept."""
     from .errors import OutputClosed  # noqa: PLC0415
+    from .loop_state import TrainingDiverged  # noqa: PLC0415
     from .metrics import MetricsError  # noqa: PLC0415
-    from .train import TrainingDiverged  # noqa: PLC0415
 
     note = checkpoint_note(run_dir)
     if isinstance(e, TrainingDiverged):

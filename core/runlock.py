@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .checkpoint import FILE_NAME as CHECKPOINT_FILE
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -255,7 +256,7 @@ def prepare_run_dir(config: TrainConfig, resuming: bool, lock: RunLock) -> Path:
         except OSError as e:
             raise ConfigError(f"cannot create run dir {run_dir}: {e.strerror or e}") from None
     lock.acquire(run_dir, resuming)
-    if not resuming and (run_dir / "checkpoint.pt").exists():  # looked at under the lock
+    if not resuming and (run_dir / CHECKPOINT_FILE).exists():  # looked at under the lock
         raise ConfigError(
             f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --run-dir"
         )

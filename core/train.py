@@ -33,6 +33,7 @@ from .loop_state import EpochTally, LoopState, TrainingDiverged, fresh_sums
 from .loss import vae_loss
 from .memory import check_training
 from .model import VAE
+from .runinfo import CONFIG_FILE
 from .runlock import RunLock, prepare_run_dir
 
 
@@ -106,7 +107,7 @@ def start(
         raise ConfigError("--train-limit and --test-limit must leave at least one image")
     run_dir = prepare_run_dir(config, resuming=resume is not None, lock=lock)
     config = config.with_(run_dir=str(run_dir))
-    write_json_atomic(run_dir / "config.json", config.to_dict())
+    write_json_atomic(run_dir / CONFIG_FILE, config.to_dict())
 
     torch.manual_seed(config.seed)
     model = VAE(config.input_dim, config.hidden_dim, config.latent_dim).to(device)

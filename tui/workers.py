@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from vae_tui.core.control import TrainControl
+from vae_tui.core.runinfo import CONFIG_FILE
 
 from .messages import Failed, ModelOpened, OpenedModel, UiBridge
 from .request import Request
@@ -95,7 +96,7 @@ def read_model(request: Request) -> OpenedModel:
     history = read_history(run_dir, loaded.step)
     return replace(
         opened,
-        run_dir=str(run_dir) if (run_dir / "config.json").is_file() else None,
+        run_dir=str(run_dir) if (run_dir / CONFIG_FILE).is_file() else None,
         history=history,
         seconds=history_seconds(history),
         final=final_results(run_dir, loaded.epoch) if not loaded.batch else None,

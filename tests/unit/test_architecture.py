@@ -13,8 +13,6 @@ import ast
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = {"vae_tui": REPO / "vae_tui", "vae_tui.core": REPO / "core", "vae_tui.tui": REPO / "tui"}
 """Where each package's files are (pyproject's package-dir maps `core/` and `tui/` into vae_tui)."""
@@ -229,11 +227,6 @@ def test_front_ends_stand_side_by_side() -> None:
     assert not upward, f"imports of a front end from beside or below it: {upward}"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11's split is in progress; over the limits at 13:33 UTC on 2026-12-03: "
-    "core/checkpoint.py (306 lines)",
-)
 def test_modules_and_functions_are_small() -> None:
     """The issue's aim: no module over ~300 lines, no function over ~60, in core/ and tui/."""
     found = oversized(PACKAGES)
