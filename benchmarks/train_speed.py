@@ -7,15 +7,16 @@ to round, so a machine that gets busier or quieter affects all variants alike:
 - `reference`: the textbook loop: torchvision `MNIST(transform=ToTensor())` through a
   `DataLoader(batch_size=128, shuffle=True)`, sigmoid + `F.binary_cross_entropy(sum)/N`,
   AdamW (non-fused), `loss.item()` every batch;
-- `headless`: `vae_tui.core.train.train` driven by `consumers.drive` with the standard
-  consumers (SwanLab disabled, or offline in the `+swanlab` variants), as `--train-only` runs;
+- `headless`: `vae_tui.core.run.TrainingRun`, the run wiring `--train-only` uses, with the
+  standard consumers (SwanLab disabled, or offline in the `+swanlab` variants);
 - `app`: the same loop inside the Textual app (`VaeApp.run_test`, headless driver), as the
   interactive `vae-tui` runs it.
 
 `headless` runs at every `--threads` count (torch intra-op threads, set process-wide before
-the variant starts); `--train-only` itself picks `training_threads(...)`: all cores without
-SwanLab, one fewer with it (2 and 1 on 2 cores). The app always sets its own count (one core
-for the UI, one for SwanLab when on: 1 on 2 cores) and is labelled with it. Epoch times of
+the variant starts); `--train-only` itself picks `core.run.threads_for(...)`: all free cores
+without SwanLab, one fewer with it (2 and 1 on 2 cores). The app picks its own count the same
+way (one core for the UI, one for SwanLab when on: 1 on 2 cores), read when the benchmark
+starts, and is labelled with it. Epoch times of
 ours come from their `EpochEnd` event: `train s` is the
 training part (images / images_per_second), `epoch s` adds the per-epoch held-out evaluation
 and preview images. The reference's `train s` is its epoch loop. Every variant trains the same
@@ -693,14 +694,15 @@ def main(argv: list[str] | None = None) -> int:
         if "reference" in kinds:
             for t in args.ref_threads.split(","):
                 variants.append(Variant("reference", None if t.strip() == "default" else int(t)))
-        from vae_tui.core.threads import training_threads
+        from vae_tui.core.config import TrainConfig
+        from vae_tui.core.run import APP_UI_THREADS, threads_for
 
         for mode in modes:
             if "headless" in kinds:
                 variants += [Variant("headless", t, mode) for t in threads]
-            if "app" in kinds:  # the app sets its own thread count: label it with that one
-                busy = 1 + (mode != "disabled")
-                variants.append(Variant("app", training_threads(busy_threads=busy), mode))
+            if "app" in kinds:  # the app picks its own thread count (core/run.py): label it with that
+                app_threads = threads_for(TrainConfig(swanlab=mode), APP_UI_THREADS)
+                variants.append(Variant("app", app_threads, mode))
         settings = Settings(
             data_root, work, args.train_limit, args.test_limit, args.epochs, args.kl_anneal, args.timeout
         )

@@ -1,21 +1,21 @@
-"""The checkpoint format, in one place: what a save writes, what a load accepts, what a resume
-checks it can restore, and how a model is opened for browsing or evaluation.
+"""The checkpoint format, in one place: what a save writes, what a load accepts, what a run
+checkpoint holds once checked, and how a model is opened for browsing or evaluation.
 
 A checkpoint is `torch.save` of a dict: `format`, `version`, `model`, `optimizer`, `config`, the
 position (`epoch`, `batch`, `step`), the `partial` sums of a cut epoch and the `rng` states. A
 save is atomic and fsynced (core/atomic.py). A load accepts our checkpoints (of a version this
 vae-tui reads) and a reference `state_dict`; anything else (truncated, random, a pickle with code)
-is refused with one line, never executed. Importing this module loads no torch (functions import
-it), so core/runinfo.py can read a run's position with these names before torch has loaded.
+is refused with one line, never executed (core/torch_file.py opens the file). A run's checkpoint
+is read into a `RunCheckpoint` (to resume: `read_run_checkpoint`) or, without torch, a
+`SavedPosition` (where it stands: `saved_position`). Importing this module loads no torch
+(functions import it), so a run's position is known before torch's seconds of imports.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import pickle
 import random
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from . import atomic
 from .config import TrainConfig
 from .errors import CheckpointError, InvalidConfigValue
+from .torch_file import load_weights_only, plain_fields
+from .weights import architecture, checked_weights, unwrap_state
 
 if TYPE_CHECKING:
     import torch
@@ -33,11 +35,15 @@ FILE_NAME = "checkpoint.pt"  # in a run folder
 FORMAT = "vae-tui-checkpoint"
 VERSION = 1
 """The format version this vae-tui writes, and the newest it reads."""
-MODEL_KEYS = {
-    "fc1.weight", "fc1.bias", "fc_mu.weight", "fc_mu.bias", "fc_logvar.weight",
-    "fc_logvar.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias",
-}  # fmt: skip
-PARTIAL_KEYS = ("loss", "bce", "kld", "images", "seconds")
+
+
+def fresh_sums() -> dict[str, float]:
+    """The running sums of an epoch not yet started (a checkpoint's `partial`): loss, BCE and KLD
+    summed per image, images, and the seconds spent on it."""
+    return {"loss": 0.0, "bce": 0.0, "kld": 0.0, "images": 0, "seconds": 0.0}
+
+
+PARTIAL_KEYS = tuple(fresh_sums())
 
 
 def save_checkpoint(
@@ -108,33 +114,10 @@ def restore_rng(states: dict[str, Any], noise: torch.Generator, *, scratch: bool
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw dict in a checkpoint file (or run folder), read without executing anything it
     contains; ours only if this vae-tui reads its format version."""
-    import torch  # noqa: PLC0415
-
-    from .memory import check_file  # noqa: PLC0415 - torch
-
     path = Path(path)
     if path.is_dir():
         path = path / FILE_NAME
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if (size := path.stat().st_size) == 0:
-        raise CheckpointError(f"checkpoint {path} is empty")
-    check_file(path, size)  # torch.load reads it all into memory
-    try:
-        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
-            warnings.simplefilter("ignore")
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        if "GLOBAL" in str(e):  # torch's weights-only unpickler met a class or function reference
-            raise CheckpointError(
-                f"refused to load {path}: it holds Python objects or code, not just weights"
-            ) from None
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch weights file") from None
-    except Exception as e:  # noqa: BLE001 - any failure to parse untrusted bytes means "corrupt"
-        if isinstance(e, OSError) and e.strerror:  # unreadable (permissions, I/O), not corrupt
-            raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
-        first = str(e).strip().splitlines()[0].split(". ")[0][:160] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({first})") from None
+    data = load_weights_only(path)
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, not a dict")
     check_version(data, path)
@@ -159,55 +142,42 @@ def check_version(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
 def model_state(data: dict[str, Any], path: str | os.PathLike[str] = "checkpoint") -> dict[str, Any]:
     """The model's state_dict from our checkpoint or from a reference `state_dict`: bare, under
     a notebook's usual key (`model_state_dict`, `state_dict`, `model`), or with DataParallel's
-    `module.` prefix."""
-    import torch  # noqa: PLC0415
-
-    state = data.get("model") if data.get("format") == FORMAT else unwrap_state(data)
-    if not isinstance(state, dict) or set(state) != MODEL_KEYS:
-        keys = sorted(state)[:6] if isinstance(state, dict) else []
-        raise CheckpointError(
-            f"{path} is not a vae-tui checkpoint nor a state_dict of the reference VAE "
-            f"(expected keys fc1, fc_mu, fc_logvar, fc2, fc3; found {', '.join(map(str, keys)) or 'none'})"
-        )
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: the model state holds non-tensor values")
-    if not all(bool(torch.isfinite(v).all()) for v in state.values()):
-        raise CheckpointError(f"{path}: the model's weights hold NaN or infinite values")
-    return state
+    `module.` prefix (core/weights.py)."""
+    return checked_weights(data.get("model") if data.get("format") == FORMAT else unwrap_state(data), path)
 
 
-def unwrap_state(data: dict[str, Any]) -> Any:
-    """The weights inside a notebook's checkpoint dict, if that is what `data` is."""
-    for key in ("model_state_dict", "state_dict", "model"):
-        if set(data) != MODEL_KEYS and isinstance(data.get(key), dict):
-            data = data[key]
-    if data and all(isinstance(k, str) and k.startswith("module.") for k in data):
-        data = {k.removeprefix("module."): v for k, v in data.items()}
-    return data
+@dataclass(frozen=True)
+class SavedPosition:
+    """Where a run's checkpoint stands, and the config it was saved with."""
+
+    epoch: int
+    """Epochs done."""
+    batch: int
+    """Batches done of the epoch after those: a run stopped mid-epoch saves there."""
+    step: int
+    """Optimizer steps taken."""
+    config: TrainConfig
 
 
-def architecture(
-    state: dict[str, torch.Tensor], path: str | os.PathLike[str] = "checkpoint"
-) -> dict[str, int]:
-    """input/hidden/latent sizes read off the weight shapes, checked for consistency."""
-    hidden, inputs = state["fc1.weight"].shape
-    latent = state["fc_mu.weight"].shape[0]
-    expected = {
-        "fc1.weight": (hidden, inputs), "fc1.bias": (hidden,),
-        "fc_mu.weight": (latent, hidden), "fc_mu.bias": (latent,),
-        "fc_logvar.weight": (latent, hidden), "fc_logvar.bias": (latent,),
-        "fc2.weight": (hidden, latent), "fc2.bias": (hidden,),
-        "fc3.weight": (inputs, hidden), "fc3.bias": (inputs,),
-    }  # fmt: skip
-    for key, shape in expected.items():
-        if tuple(state[key].shape) != shape:
-            raise CheckpointError(f"{path}: {key} has shape {tuple(state[key].shape)}, expected {shape}")
-    if inputs != 784:
-        raise CheckpointError(f"{path}: the model takes {inputs} inputs, not 784 (28×28 images)")
-    return {"input_dim": int(inputs), "hidden_dim": int(hidden), "latent_dim": int(latent)}
+@dataclass(frozen=True)
+class RunCheckpoint(SavedPosition):
+    """A run's checkpoint, checked by `read_run_checkpoint`: what a resume restores."""
+
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    """The optimizer's state_dict as saved (`resume.check_restorable` tries it on the model)."""
+    partial: dict[str, float]
+    """The sums of the epoch after `epoch`, as far as the run got into it (see `fresh_sums`)."""
+    rng: dict[str, Any] | None
+    """The `rng_states` saved; None when the file holds none (`check_restorable` refuses that)."""
 
 
-def check_position(data: dict[str, Any], path: Path) -> None:
+def is_run(data: dict[str, Any]) -> bool:
+    """Whether `data` is our checkpoint of a run, not a bare model (no optimizer to go on with)."""
+    return data.get("format") == FORMAT and "optimizer" in data
+
+
+def check_position(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """epoch, batch and step are counts; `partial` holds the running sums of a cut epoch."""
     for key in ("epoch", "batch", "step"):
         value = data.get(key)
@@ -222,46 +192,51 @@ def check_position(data: dict[str, Any], path: Path) -> None:
         raise CheckpointError(f"cannot resume from {path}: its partial-epoch sums are damaged")
 
 
-def check_restorable(data: dict[str, Any], state: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    """Restore weights, optimizer and RNG states into throwaway objects, as `train` will."""
-    import torch  # noqa: PLC0415
-
-    from .device import resolve_device  # noqa: PLC0415
-    from .model import VAE  # noqa: PLC0415
-
-    dims = architecture(state, path)
-    expected = {k: getattr(config, k) for k in dims}
-    if dims != expected:
-        raise CheckpointError(
-            f"cannot resume from {path}: its weights are a {dims['hidden_dim']}-{dims['latent_dim']} "
-            f"model but its config says {expected['hidden_dim']}-{expected['latent_dim']}"
-        )
-    device = resolve_device(config.device)  # a ConfigError (no CUDA here) is reported as such
-    unfit = (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError)
+def saved_config(data: dict[str, Any], path: str | os.PathLike[str]) -> TrainConfig:
+    """The run's config from the checkpoint, refusing values no run could have saved (the checks
+    of `TrainConfig` itself, worded for a resume)."""
+    raw = data.get("config")
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"cannot resume from {path}: it holds no run config")
     try:
-        model = VAE(**dims)
-        model.load_state_dict(state)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-        optimizer.load_state_dict(data["optimizer"])
-        for param in model.parameters():
-            for key, value in optimizer.state.get(param, {}).items():
-                if key != "step" and isinstance(value, torch.Tensor) and value.shape != param.shape:
-                    raise ValueError(f"optimizer {key} has shape {tuple(value.shape)}")
-    except unfit as e:
-        first = " ".join(str(e).split())[:200]
-        raise CheckpointError(
-            f"cannot resume from {path}: its optimizer state does not fit ({first})"
-        ) from None
+        return TrainConfig.from_dict(raw)
+    except InvalidConfigValue as e:
+        raise CheckpointError(f"cannot resume from {path}: its config has {e.name}={e.value!r}") from None
+    except TypeError as e:
+        raise CheckpointError(f"cannot resume from {path}: its config is damaged ({e})") from None
+
+
+def read_run_checkpoint(path: Path) -> RunCheckpoint:
+    """The run saved in checkpoint `path`, checked as far as the file alone can tell: ours, of a
+    version this vae-tui reads, with the reference VAE's weights, a config and a position. (A
+    resume then checks it against the config it goes on with: `resume.check_restorable`.)"""
+    data = read_checkpoint(path)
+    if not is_run(data):
+        raise CheckpointError(f"{path} is a bare model, not a vae-tui run; nothing to resume")
+    model = model_state(data, path)
+    config = saved_config(data, path)
+    check_position(data, path)
+    rng = data.get("rng")
+    return RunCheckpoint(
+        data["epoch"], data["batch"], data["step"], config, model, data["optimizer"],
+        dict(data.get("partial") or fresh_sums()), rng if isinstance(rng, dict) else None,
+    )  # fmt: skip
+
+
+def saved_position(path: str | os.PathLike[str]) -> SavedPosition | None:
+    """Where the run checkpoint at `path` stands, read without torch (core/torch_file.py); None
+    for anything else (a bare state_dict, another format or version, a damaged file: the full
+    load, `read_run_checkpoint`, says what is wrong)."""
+    data = plain_fields(path)
+    if not isinstance(data, dict) or not is_run(data):
+        return None
     try:
-        if not isinstance(rng := data.get("rng"), dict):
-            raise TypeError("missing")
-        restore_rng(rng, torch.Generator(device=device), scratch=True)
-    except unfit as e:
-        first = " ".join(str(e).split())[:200]
-        raise CheckpointError(
-            f"cannot resume from {path}: its random-number states are damaged or from another kind of "
-            f"device (resume with the --device it was trained on) ({first})"
-        ) from None
+        check_version(data, path)
+        check_position(data, path)
+        config = saved_config(data, path)
+    except Exception:  # noqa: BLE001 - a CheckpointError, or a config value this reader cannot check
+        return None
+    return SavedPosition(data["epoch"], data["batch"], data["step"], config)
 
 
 @dataclass(frozen=True)

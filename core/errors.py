@@ -19,6 +19,10 @@ class CheckpointError(VaeTuiError):
     exit_code = 2
 
 
+class TrainingDiverged(VaeTuiError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
 class ConfigError(VaeTuiError):
     """Settings that cannot work together (e.g. CUDA requested on a machine without it)."""
 

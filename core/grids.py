@@ -47,10 +47,16 @@ PREVIEW_IMAGES = 16  # fixed test images whose reconstructions are shown and log
 PREVIEW_SAMPLES = 64  # fixed z whose decodings are shown and logged every epoch
 
 
+def samples_seed(seed: int) -> int:
+    """The seed of a run's fixed sample z, from the run's seed: the grids' every epoch, and the
+    app's first draw (apart from the seeds of its weights, `seed`, and its noise, `seed + 1`)."""
+    return seed + 2
+
+
 def preview_latents(latent_dim: int, seed: int) -> torch.Tensor:
     """The run's fixed z ~ N(0, I) for its sample grid: the same every epoch (and in --eval),
     so successive grids show the samples forming rather than new random draws."""
-    generator = torch.Generator().manual_seed(seed + 2)
+    generator = torch.Generator().manual_seed(samples_seed(seed))
     return torch.randn(PREVIEW_SAMPLES, latent_dim, generator=generator)
 
 

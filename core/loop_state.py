@@ -21,21 +21,13 @@ from typing import Any
 import torch
 
 from . import checkpoint as ckpt
+from .checkpoint import fresh_sums
 from .config import TrainConfig
 from .data import Split
-from .errors import VaeTuiError
+from .errors import TrainingDiverged
 from .events import BatchEnd, CheckpointSaved, ModelSnapshot, RunStarted
 from .grids import PREVIEW_IMAGES
 from .model import VAE
-
-
-class TrainingDiverged(VaeTuiError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def fresh_sums() -> dict[str, float]:
-    """The sums of an epoch not yet started (the checkpoint's `partial`)."""
-    return {"loss": 0.0, "bce": 0.0, "kld": 0.0, "images": 0, "seconds": 0.0}
 
 
 def read_rows(pending: list[Any]) -> list[tuple[float, float, float]]:
@@ -126,13 +118,15 @@ class LoopState:
         self.on_cpu = self.device.type == "cpu"
         self.sync_every = 1 if self.on_cpu else 25
 
-    def restore(self, saved: dict[str, Any]) -> None:
-        """Continue from checkpoint `saved`: weights, optimizer, RNG states, position, partial epoch."""
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        ckpt.restore_rng(saved["rng"], self.noise)
-        self.epoch, self.batch, self.step = saved["epoch"], saved["batch"], saved["step"]
-        self.partial = dict(saved.get("partial") or self.partial)
+    def restore(self, saved: ckpt.RunCheckpoint) -> None:
+        """Continue from `saved` (checked by `resume.load_resume`): weights, optimizer, RNG states,
+        position, partial epoch."""
+        assert saved.rng is not None  # `resume.check_restorable` refuses a checkpoint without
+        self.model.load_state_dict(saved.model)
+        self.optimizer.load_state_dict(saved.optimizer)
+        ckpt.restore_rng(saved.rng, self.noise)
+        self.epoch, self.batch, self.step = saved.epoch, saved.batch, saved.step
+        self.partial = dict(saved.partial)
 
     def run_started(self) -> RunStarted:
         return RunStarted(

@@ -1,8 +1,9 @@
 """Continuing a run: its saved config, with only the changes that keep the result meaningful.
 
-Everything the loop will restore (weights, optimizer, RNG states, position) is checked here, with
-the checkpoint format's own checks (core/checkpoint.py), before any training starts, so a damaged
-or foreign checkpoint is refused with one line instead of failing deep inside torch.
+Everything the loop will restore (weights, optimizer, RNG states, position) is checked before any
+training starts, so a damaged or foreign checkpoint is refused with one line instead of failing
+deep inside torch: the file on its own by the format's reader (`checkpoint.read_run_checkpoint`),
+then here, against the config the run goes on with (`check_restorable`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from . import checkpoint as ckpt
 from .config import SETTINGS, TrainConfig, kl_weight
-from .errors import CheckpointError, ConfigError, InvalidConfigValue
+from .errors import CheckpointError, ConfigError
 from .runinfo import CONFIG_FILE
 
 log = logging.getLogger("vae_tui")
@@ -29,8 +30,8 @@ FIXED_ON_RESUME = tuple(
 
 def load_resume(
     run_dir: str | os.PathLike[str], overrides: dict[str, Any]
-) -> tuple[TrainConfig, dict[str, Any]]:
-    """(config to continue with, checkpoint dict) for `--resume RUN_DIR` plus the flags given."""
+) -> tuple[TrainConfig, ckpt.RunCheckpoint]:
+    """(config to continue with, checked checkpoint) for `--resume RUN_DIR` plus the flags given."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         what = "is a file, not a run folder" if run_dir.exists() else "does not exist"
@@ -43,11 +44,8 @@ def load_resume(
             f"nothing to resume in {run_dir}: it has no {ckpt.FILE_NAME} (the run ended before its "
             "first checkpoint); start it again without --resume"
         )
-    data = ckpt.read_checkpoint(path)
-    if data.get("format") != ckpt.FORMAT or "optimizer" not in data:
-        raise CheckpointError(f"{path} is a bare model, not a vae-tui run; nothing to resume")
-    state = ckpt.model_state(data, path)
-    saved = saved_config(data, path)
+    checkpoint = ckpt.read_run_checkpoint(path)
+    saved = checkpoint.config
     given_dir = overrides.get("run_dir")
     if given_dir is not None and Path(given_dir).resolve() != run_dir.resolve():
         raise ConfigError(
@@ -62,15 +60,57 @@ def load_resume(
         raise ConfigError(f"cannot resume {run_dir} with {', '.join(conflicts)}: start a new run for that")
     kept = {k: v for k, v in overrides.items() if k not in FIXED_ON_RESUME and k != "run_dir"}
     config = saved.with_(**kept, run_dir=str(run_dir))
-    ckpt.check_position(data, path)
-    if config.epochs < data["epoch"]:
+    if config.epochs < checkpoint.epoch:
         raise ConfigError(
-            f"--epochs {config.epochs} is fewer than the {data['epoch']} already trained in {run_dir}"
+            f"--epochs {config.epochs} is fewer than the {checkpoint.epoch} already trained in {run_dir}"
         )
-    ckpt.check_restorable(data, state, config, path)
-    if note := beta_change(saved, config, data["epoch"], data["batch"]):
+    check_restorable(checkpoint, config, path)
+    if note := beta_change(saved, config, checkpoint.epoch, checkpoint.batch):
         log.warning(note)  # both front ends show these: a line on stderr, a notification in the app
-    return config, data
+    return config, checkpoint
+
+
+def check_restorable(saved: ckpt.RunCheckpoint, config: TrainConfig, path: Path) -> None:
+    """Restore `saved`'s weights, optimizer and RNG states into throwaway objects, as `train` will
+    with `config` (its device, its learning rate), so what does not fit is refused before training."""
+    import torch  # noqa: PLC0415
+
+    from .device import resolve_device  # noqa: PLC0415
+    from .model import VAE  # noqa: PLC0415
+
+    dims = ckpt.architecture(saved.model, path)
+    expected = {k: getattr(config, k) for k in dims}
+    if dims != expected:
+        raise CheckpointError(
+            f"cannot resume from {path}: its weights are a {dims['hidden_dim']}-{dims['latent_dim']} "
+            f"model but its config says {expected['hidden_dim']}-{expected['latent_dim']}"
+        )
+    device = resolve_device(config.device)  # a ConfigError (no CUDA here) is reported as such
+    unfit = (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError)
+    try:
+        model = VAE(**dims)
+        model.load_state_dict(saved.model)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+        optimizer.load_state_dict(saved.optimizer)
+        for param in model.parameters():
+            for key, value in optimizer.state.get(param, {}).items():
+                if key != "step" and isinstance(value, torch.Tensor) and value.shape != param.shape:
+                    raise ValueError(f"optimizer {key} has shape {tuple(value.shape)}")
+    except unfit as e:
+        first = " ".join(str(e).split())[:200]
+        raise CheckpointError(
+            f"cannot resume from {path}: its optimizer state does not fit ({first})"
+        ) from None
+    try:
+        if saved.rng is None:
+            raise TypeError("missing")
+        ckpt.restore_rng(saved.rng, torch.Generator(device=device), scratch=True)
+    except unfit as e:
+        first = " ".join(str(e).split())[:200]
+        raise CheckpointError(
+            f"cannot resume from {path}: its random-number states are damaged or from another kind of "
+            f"device (resume with the --device it was trained on) ({first})"
+        ) from None
 
 
 SHOWN_EPOCHS = 3
@@ -107,17 +147,3 @@ def beta_change(saved: TrainConfig, config: TrainConfig, epoch: int, batch: int 
     elif epoch:
         parts.append(f"epoch {epoch} was trained at {kl_weight(epoch - 1, saved):.3g}")
     return "; ".join(parts)
-
-
-def saved_config(data: dict[str, Any], path: Path) -> TrainConfig:
-    """The run's config from the checkpoint, refusing values no run could have saved (the checks
-    of `TrainConfig` itself, worded for a resume)."""
-    raw = data.get("config")
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"cannot resume from {path}: it holds no run config")
-    try:
-        return TrainConfig.from_dict(raw)
-    except InvalidConfigValue as e:
-        raise CheckpointError(f"cannot resume from {path}: its config has {e.name}={e.value!r}") from None
-    except TypeError as e:
-        raise CheckpointError(f"cannot resume from {path}: its config is damaged ({e})") from None

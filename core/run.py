@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .checkpoint import FILE_NAME as CHECKPOINT_FILE
+from .checkpoint import RunCheckpoint, saved_position
 from .config import TrainConfig
 from .control import TrainControl
-from .errors import VaeTuiError
+from .errors import TrainingDiverged, VaeTuiError
 from .events import Event, RunFinished, RunStarted
 from .runlock import refuse_if_trained
 
@@ -30,7 +31,7 @@ class RunPlan:
     """What to train: a checked config and, for a resume, the checked checkpoint it goes on from."""
 
     config: TrainConfig
-    resume: dict[str, Any] | None = None
+    resume: RunCheckpoint | None = None
 
 
 def plan_run(overrides: Mapping[str, Any], resume_dir: str | None = None) -> RunPlan:
@@ -54,7 +55,7 @@ def finished_run_note(overrides: Mapping[str, Any], resume_dir: str) -> str | No
     """For a resume: the line saying the run has trained all its epochs (and how to go on), or
     None. A run that does not look finished is known to have work left without loading torch; one
     that does is checked as a resume would be, so a damaged or refused one still gets its error."""
-    from .runinfo import completion_note, saved_position  # noqa: PLC0415
+    from .runinfo import completion_note  # noqa: PLC0415
 
     epochs, iwae_k = overrides.get("epochs"), overrides.get("iwae_k")
     position = saved_position(Path(resume_dir) / CHECKPOINT_FILE)
@@ -75,11 +76,23 @@ def standard_consumers(config: TrainConfig) -> list[Consumer]:
     return [MetricsWriter(), GridWriter(), SwanLabTracker(config.swanlab)]
 
 
+APP_UI_THREADS = 1
+"""Threads of the app's own that stay busy while it trains (its UI loop)."""
+
+
+def threads_for(config: TrainConfig, ui_threads: int = 0) -> int:
+    """Torch threads for a run of `config` beside `ui_threads` busy UI threads: SwanLab's writer,
+    when tracking, is one more (core/threads.py says why, and takes off cores busy elsewhere)."""
+    from .threads import training_threads  # noqa: PLC0415 - torch
+
+    return training_threads(ui_threads + int(config.swanlab != "disabled"))
+
+
 class TrainingRun:
     """A planned run wired to the standard consumers, ready to be driven once.
 
     `ui_threads`: threads of this process that stay busy while it trains (the app's UI: 1); with
-    SwanLab's writer they are taken off torch's thread count (`threads.training_threads`).
+    SwanLab's writer they are taken off torch's thread count (`threads_for`).
     `threads` fixes the count instead (the benchmark sets its own)."""
 
     def __init__(
@@ -90,7 +103,6 @@ class TrainingRun:
         ui_threads: int = 0,
         threads: int | None = None,
     ) -> None:
-        from .threads import training_threads  # noqa: PLC0415
         from .tracking import SwanLabTracker  # noqa: PLC0415
 
         self.plan = plan
@@ -99,8 +111,7 @@ class TrainingRun:
         self.tracker: SwanLabTracker | None = next(
             (c for c in self.consumers if isinstance(c, SwanLabTracker)), None
         )
-        tracking = int(plan.config.swanlab != "disabled")
-        self.threads = threads if threads is not None else training_threads(ui_threads + tracking)
+        self.threads = threads if threads is not None else threads_for(plan.config, ui_threads)
         self.run_dir = plan.config.run_dir
         """The run folder: a new run's default one is claimed as training starts."""
         self.started = False
@@ -137,7 +148,6 @@ def checkpoint_note(run_dir: str | None) -> str:
 def user_error(e: VaeTuiError | OSError, run_dir: str | None) -> VaeTuiError:
     """A training failure as the one line both front ends show, naming what is kept."""
     from .errors import OutputClosed  # noqa: PLC0415
-    from .loop_state import TrainingDiverged  # noqa: PLC0415
     from .metrics import MetricsError  # noqa: PLC0415
 
     note = checkpoint_note(run_dir)

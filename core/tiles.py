@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checkpoint import architecture
 from .grids import to_uint8
 from .loss import bce_per_image, kl_divergence
 from .model import VAE
+from .weights import architecture
 
 TRAVERSAL_RANGE = 3.0  # sweep each latent dimension over ±3 standard deviations of the prior
 

@@ -16,20 +16,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Generator, Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 
 from .atomic import write_json_atomic
+from .checkpoint import RunCheckpoint, fresh_sums
 from .config import TrainConfig, kl_weight
 from .control import TrainControl
 from .data import load_split, resolve_dataset_dir
 from .device import resolve_device
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDiverged
 from .evaluate import EvaluationStopped, evaluate, heldout_elbo
 from .events import EpochEnd, EpochImages, Event, FinalEvaluation, Paused, RunFinished
 from .grids import preview_grids, preview_latents
-from .loop_state import EpochTally, LoopState, TrainingDiverged, fresh_sums
+from .loop_state import EpochTally, LoopState
 from .loss import vae_loss
 from .memory import check_training
 from .model import VAE
@@ -55,14 +56,16 @@ def train(
     config: TrainConfig,
     control: TrainControl | None = None,
     *,
-    resume: dict[str, Any] | None = None,
+    resume: RunCheckpoint | None = None,
     threads: int | None = None,
 ) -> Iterator[Event]:
-    """Train `config`'s model, yielding what happens; `resume` is a checkpoint dict to continue.
+    """Train `config`'s model, yielding what happens; `resume` is the checked checkpoint
+    (`resume.load_resume`) to continue.
 
     `threads` sets torch's intra-op thread count (process-wide, for the rest of the process);
-    None keeps the current setting (torch's default: one per core). The app passes
-    `training_threads(...)`, leaving cores to the UI and SwanLab's writer (see there for why).
+    None keeps the current setting (torch's default: one per core). The front ends get it from
+    `run.TrainingRun`, which leaves cores to the app's UI and SwanLab's writer (core/threads.py
+    says why); the benchmark sets its own.
 
     The run folder is locked (core/runlock.py) before anything is written to it, until the
     stream ends: a second process training the same folder is refused in one line.
@@ -74,7 +77,7 @@ def train(
 def _train(
     config: TrainConfig,
     control: TrainControl,
-    resume: dict[str, Any] | None,
+    resume: RunCheckpoint | None,
     threads: int | None,
     lock: RunLock,
 ) -> Iterator[Event]:
@@ -91,9 +94,7 @@ def _train(
     yield from final_evaluation(loop, control)
 
 
-def start(
-    config: TrainConfig, resume: dict[str, Any] | None, threads: int | None, lock: RunLock
-) -> LoopState:
+def start(config: TrainConfig, resume: RunCheckpoint | None, threads: int | None, lock: RunLock) -> LoopState:
     """Everything before the first event. Sizes that cannot fit and empty data are refused
     before the run folder is touched; the folder is locked before anything is written to it."""
     if threads is not None:

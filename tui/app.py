@@ -10,10 +10,9 @@ CLI, the tests, the snapshots and the benchmarks; `run_app` runs it on the termi
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -29,12 +28,15 @@ from . import workers
 from .driver import terminal_driver
 from .graphics import HALFBLOCK, Graphics, resolve
 from .layout import LOSSES, NARROW_WIDTH
+from .logs import warnings_to
+from .messages import CoreWarning
 from .request import Request
 from .run_display import REDRAW_HZ, RunDisplay
-from .shutdown import Notice, closing_line
+from .shutdown import closing_line
+from .wording import upload_hint
 from .workers import StartRun
 
-__all__ = ["Notice", "VaeApp", "closing_line", "make_app", "run_app"]  # Notice, closing_line: run_app's
+__all__ = ["VaeApp", "closing_line", "make_app", "run_app"]  # closing_line: run_app's
 
 
 class VaeApp(RunDisplay):
@@ -56,9 +58,13 @@ class VaeApp(RunDisplay):
         super().__init__(request, driver_class=driver_class, graphics=graphics)
         self.start_run = start_run or workers.start_training_run
         """Wires a planned run for the training worker: the real one, or a test's event stream."""
+        self.stop_notices: Callable[[], None] = lambda: None
+        """Ends the toasts of core warnings (`logs.warnings_to`): the app's own, for as long as it runs."""
 
     # -- start-up ----------------------------------------------------------------------------
     def on_mount(self) -> None:
+        # Core warnings become toasts, from before the worker starts until the app has gone.
+        self.stop_notices = warnings_to(lambda text: self.post_message(CoreWarning(text)))
         self.main.query_one(Tabs).can_focus = False  # arrows belong to the image views
         self.set_focus(None)
         self.apply_size(self.size.width, self.size.height)
@@ -67,8 +73,8 @@ class VaeApp(RunDisplay):
         self.set_interval(1 / REDRAW_HZ, self.tick)
         if self.request.resume:
             self.show_saved_run(self.request.resume)
-        elif self.request.get("run_dir"):
-            self.status.run_dir = self.request.get("run_dir")
+        elif self.request.config.run_dir:
+            self.status.run_dir = self.request.config.run_dir
         self.refresh_status()
         if self.graphics.notice:
             self.notify(self.graphics.notice, title="Graphics", severity="warning", timeout=10)
@@ -102,6 +108,7 @@ class VaeApp(RunDisplay):
         # However the app ends, its training worker must not outlive it: a paused one would
         # otherwise wait forever, and the process with it (it stops within a batch, and saves).
         self.control.request_stop()
+        self.stop_notices()
 
     # -- the worker's end --------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -178,7 +185,7 @@ class VaeApp(RunDisplay):
             lines.append(f"SwanLab {t.active_mode} run {t.run_id}")
             lines += [f"Log: {folder}" for folder in t.log_folders()]
             if command := t.sync_command():
-                lines.append(f"Upload: swanlab login (once), then {command}")
+                lines.append(f"Upload: {upload_hint(command)}")
         else:
             lines.append(f"SwanLab: {s.swanlab or 'not started yet'}")
         return "\n".join(lines)
@@ -230,26 +237,29 @@ def make_app(
     request: Request,
     *,
     driver_class: type[Driver] | None = None,
-    graphics: Graphics = HALFBLOCK,
+    graphics: Graphics | None = None,
     start_run: StartRun | None = None,
 ) -> VaeApp:
     """The app for `request`: what the CLI runs, and what the tests, the snapshots and the
     benchmark drive (they keep Textual's own driver, e.g. the headless one of `run_test`;
-    `start_run` lets a test feed the app an event stream of its own instead of training)."""
+    `start_run` lets a test feed the app an event stream of its own instead of training).
+    `graphics`, when not given, is `request.graphics` on this terminal (see `graphics_for`)."""
+    graphics = graphics if graphics is not None else graphics_for(request)
     return VaeApp(request, driver_class=driver_class, graphics=graphics, start_run=start_run)
 
 
+def graphics_for(request: Request) -> Graphics:
+    """The renderer `--graphics` asks for on this terminal. A protocol queries the terminal, so
+    this runs before the App starts reading it; half-block, the default, queries nothing."""
+    return resolve(request.graphics or "halfblock")
+
+
 def run_app(request: Request) -> int:
-    graphics = resolve(request.graphics or "halfblock")  # queries the terminal: before the App
+    graphics = graphics_for(request)  # queries the terminal (for a protocol): before the App reads it
     app = make_app(request, driver_class=terminal_driver(), graphics=graphics)
-    logger = logging.getLogger("vae_tui")
-    handler = Notice(app)
-    logger.addHandler(handler)
-    logger.propagate = False
     try:
         code = app.run()
     finally:
-        logger.removeHandler(handler)
         app.control.request_stop()  # if anything still runs, it stops within a batch and saves
     line, exit_code = closing_line(app, code or 0)
     if line:

@@ -1,14 +1,17 @@
 """What the user has selected in the image views, and how the browsing keys change it.
 
 `BrowseState` is shared by the views (which draw it) and the main screen's key actions (which
-call the methods here, then redraw what changed). Nothing here touches a widget, so the rules
-of each key (what it selects on which tab, and where it is offered) read in one place.
+call the methods here, then redraw the views that draw what changed). Nothing here touches a
+widget or names a view: each view declares the parts it draws and the keys it takes
+(`widgets/views.py`), and the rules of each key read here, in one place.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .wording import mid_epoch
 
 if TYPE_CHECKING:
     from vae_tui.core.tiles import TileDecoder
@@ -16,6 +19,14 @@ if TYPE_CHECKING:
 SAMPLE_COUNT = 64
 BROWSE_ACTIONS = ("browse", "dimension", "toggle_base", "new_samples")
 """The actions that act on the selection (offered only once there is a model)."""
+OPEN_THEIR_VIEW = ("dimension", "new_samples")
+"""Keys offered on every tab: where the view shown does not take them, they open the first view
+that does (↑↓ the traversal, n the samples). The others act only where they are taken."""
+
+Part = Literal["image", "sample", "dimension", "draw", "base"]
+"""A part of the selection: the test image, the sample, the latent dimension, the samples' z draw,
+and what the traversal sweeps around. A view is redrawn when a part it draws changes."""
+Changes = frozenset[Part]
 
 
 @dataclass
@@ -30,7 +41,7 @@ class BrowseState:
     """Selected latent dimension in the traversal."""
     zero_base: bool = False
     """Traverse around z = 0 instead of the selection's code."""
-    base: str = "image"
+    base: Part = "image"
     """What the traversal sweeps around: the selected test image's μ (`image`) or the selected
     sample's z (`sample`), whichever was selected last."""
     seed: int = 0
@@ -45,7 +56,6 @@ class BrowseState:
     """The weights are the training model's (not a saved file's)."""
     training: bool = False
     """Training goes on, so the views change at every epoch end."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, index: int) -> str:
         e = self.decoder
@@ -59,59 +69,60 @@ class BrowseState:
         if self.epoch is None:
             return ""
         if self.batch:
-            where = f"epoch {self.epoch + 1}, batch {self.batch}"
+            where = mid_epoch(self.epoch, self.batch)
             return f"weights now ({where})" if self.live else f"weights at {where}"
         return f"weights after epoch {self.epoch}" if self.epoch else "weights before training"
 
     # -- the model shown ---------------------------------------------------------------------
     def show(self, decoder: TileDecoder, epoch: int | None, batch: int, live: bool) -> None:
         """Browse `decoder`'s weights, keeping the selection where it still exists."""
-        from vae_tui.core.tiles import random_latents  # noqa: PLC0415 - torch
-
         if self.samples_z is None or self.samples_z.shape[1] != decoder.latent_dim:
-            self.samples_z = random_latents(SAMPLE_COUNT, decoder.latent_dim, self.seed + 2)
+            self.samples_z = self.draw(decoder.latent_dim)
         self.decoder = decoder
         self.epoch, self.batch, self.live = epoch, batch, live
         self.dim = min(self.dim, decoder.latent_dim - 1)
         self.image = min(self.image, decoder.count - 1)
 
-    # -- the keys ----------------------------------------------------------------------------
-    def offers(self, action: str, tab: str) -> bool:
-        """Whether a browsing key acts on `tab` (the Footer shows only those that do)."""
-        if self.decoder is None:
-            return False  # nothing to browse before the model is there
-        if action == "browse":  # the losses tab shows no image; nor does a traversal around z = 0
-            return tab in ("recon", "samples") or (tab == "traversal" and not self.zero_base)
-        if action == "toggle_base":  # it changes only the traversal
-            return tab == "traversal"
-        return True  # ↑↓ and n open their tab
-
-    def follow(self, tab: str) -> None:
-        """On the reconstructions or samples, the traversal opens around what is selected there."""
-        if tab in ("recon", "samples"):
-            self.base = "sample" if tab == "samples" else "image"
-
-    def select(self, delta: int, tab: str) -> str:
-        """Select the next test image, or sample: on the traversal, whichever it is around.
-        Returns the tab whose picture changed (the traversal's changes too)."""
-        assert self.decoder is not None
-        self.follow(tab)
-        if self.base == "sample":
-            self.sample = (self.sample + delta) % SAMPLE_COUNT
-            return "samples"
-        self.image = (self.image + delta) % self.decoder.count
-        return "recon"
-
-    def select_dimension(self, delta: int, tab: str) -> None:
-        assert self.decoder is not None
-        self.follow(tab)
-        self.dim = (self.dim + delta) % self.decoder.latent_dim
-
-    def new_draw(self) -> None:
-        """The next reproducible z ~ N(0, I) for the samples."""
+    def draw(self, latent_dim: int) -> Any:
+        """The samples' z ~ N(0, I) of draw `sample_seed`: the run's own sample grid's z first
+        (the seed core draws it from), then the next reproducible draw at each `n`."""
+        from vae_tui.core.grids import samples_seed  # noqa: PLC0415 - torch
         from vae_tui.core.tiles import random_latents  # noqa: PLC0415 - torch
 
+        return random_latents(SAMPLE_COUNT, latent_dim, samples_seed(self.seed) + 1000 * self.sample_seed)
+
+    # -- the keys: each returns the parts it changed -----------------------------------------
+    def follow(self, selected: Part | None) -> Changes:
+        """The traversal sweeps whichever was selected last: what the view a key is pressed on
+        selects, if it is a test image or a sample."""
+        if selected not in ("image", "sample") or selected == self.base:
+            return frozenset()
+        self.base = selected
+        return frozenset({"base"})
+
+    def select(self, delta: int, selected: Part) -> Changes:
+        """←/→: the next test image, or sample (`selected`: what the view shown selects)."""
+        assert self.decoder is not None
+        if selected == "sample":
+            self.sample = (self.sample + delta) % SAMPLE_COUNT
+        else:
+            self.image = (self.image + delta) % self.decoder.count
+        return self.follow(selected) | {selected}
+
+    def select_dimension(self, delta: int, selected: Part | None) -> Changes:
+        """↑/↓: the next latent dimension, swept around what the view shown selects."""
+        assert self.decoder is not None
+        self.dim = (self.dim + delta) % self.decoder.latent_dim
+        return self.follow(selected) | {"dimension"}
+
+    def toggle_base(self) -> Changes:
+        """z: sweep around z = 0, or back around the selection."""
+        self.zero_base = not self.zero_base
+        return frozenset({"base"})
+
+    def new_draw(self) -> Changes:
+        """n: the next reproducible z ~ N(0, I) for the samples."""
         assert self.decoder is not None
         self.sample_seed += 1
-        seed = self.seed + 2 + 1000 * self.sample_seed
-        self.samples_z = random_latents(SAMPLE_COUNT, self.decoder.latent_dim, seed)
+        self.samples_z = self.draw(self.decoder.latent_dim)
+        return frozenset({"draw"})

@@ -103,7 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--graphics",
         choices=GRAPHICS_CHOICES,
-        default=argparse.SUPPRESS,
         help="how the app draws images: halfblock (default; any terminal), sixel or kitty (sharper, "
         "where the terminal supports it, else half-block with a notice), auto (a protocol if supported)",
     )
@@ -188,7 +187,7 @@ def parse_request(argv: Sequence[str] | None = None) -> Request:
         overrides=config_overrides(args),
         resume=args.resume,
         checkpoint=args.checkpoint,
-        graphics=getattr(args, "graphics", None),
+        graphics=args.graphics,
         evaluate=args.eval,
         binarize=args.binarize,
         json=args.json,
@@ -204,7 +203,7 @@ def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error("--resume and --checkpoint cannot be combined")
     if (args.binarize or args.json) and not args.eval:
         parser.error("--binarize and --json only apply to --eval")
-    if hasattr(args, "graphics") and (args.train_only or args.eval):
+    if args.graphics is not None and (args.train_only or args.eval):
         parser.error("--graphics only applies to the app (not --train-only or --eval)")
     if args.checkpoint and args.train_only and not args.eval:
         parser.error(

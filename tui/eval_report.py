@@ -39,14 +39,14 @@ def run_eval(request: Request) -> int:
     from vae_tui.core.memory import check_evaluation  # noqa: PLC0415
 
     assert request.checkpoint is not None  # (the CLI refuses --eval without it)
-    device = resolve_device(request.get("device", "auto"))
+    device = resolve_device(request.config.device)
     loaded = load_model(request.checkpoint, device)
-    k = request.get("iwae_k", EVAL_IWAE_K)
-    limit = request.get("test_limit")
-    given = {f for f in ("iwae_k", "test_limit") if f in request.overrides}
+    k = request.config.iwae_k if request.given("iwae_k") else EVAL_IWAE_K
+    limit = request.config.test_limit
+    given = {f for f in ("iwae_k", "test_limit") if request.given(f)}
     check_evaluation(loaded.config, k, limit, request.binarize, device, given)  # before the data and K
-    dataset = request.get("dataset", loaded.config.dataset)
-    folder = resolve_dataset_dir(dataset, request.get("data_dir"), splits=("test",))
+    dataset = request.config.dataset if request.given("dataset") else loaded.config.dataset
+    folder = resolve_dataset_dir(dataset, request.config.data_dir, splits=("test",))
     test = load_split(folder, "test", limit)
     scores = evaluate(loaded.model, test.images.to(device), k=k, binarize=request.binarize)
     c = loaded.config

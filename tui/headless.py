@@ -30,7 +30,7 @@ from vae_tui.core.run import checkpoint_note, plan_run
 from .logs import log_warnings_to_stderr
 from .request import Request
 from .signals import StopOnSignals
-from .wording import counted
+from .wording import counted, mid_epoch, upload_hint
 
 if TYPE_CHECKING:
     from vae_tui.core.run import RunPlan
@@ -158,7 +158,7 @@ class HeadlessPrinter:
 
     def on_checkpoint_saved(self, event: CheckpointSaved) -> None:
         if event.reason != "epoch":
-            where = f"epoch {event.epoch + 1}, batch {event.batch}" if event.batch else f"epoch {event.epoch}"
+            where = mid_epoch(event.epoch, event.batch) if event.batch else f"epoch {event.epoch}"
             self.say(f"Checkpoint saved ({event.reason}) at {where}: {event.path}")
             return
         self.say(f"Model saved at epoch {event.epoch}.")
@@ -184,8 +184,8 @@ class HeadlessPrinter:
             epochs, seconds = training_time(self.resumed_in)
             complete = "" if event.status == "completed" else "complete "
             self.say(
-                f"{line}{event.seconds:.1f} s; training time {seconds:.1f} s over the run's {epochs} "
-                f"{complete}epoch{'s' * (epochs != 1)}, {self.session_seconds:.1f} s of it in this session."
+                f"{line}{event.seconds:.1f} s; training time {seconds:.1f} s over the run's "
+                f"{counted(epochs, complete + 'epoch')}, {self.session_seconds:.1f} s of it in this session."
             )
         self.say_swanlab()
 
@@ -224,7 +224,7 @@ class HeadlessPrinter:
         if state in ("success", "aborted") and self.tracker and (command := self.tracker.sync_command()):
             self.say_swanlab()  # if it started too late to be said during the run
             self.tracker = None  # (close is called twice on some paths)
-            self.say(f"To upload the SwanLab log: swanlab login (once), then {command}")
+            self.say(f"To upload the SwanLab log: {upload_hint(command)}")
 
 
 def run_headless(request: Request) -> int:

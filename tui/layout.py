@@ -1,15 +1,17 @@
 """The main screen's layout: the tab registry, what is composed, and what shows at which size.
 
 A view is a tab here (its id, its title, and how to build its widget): the tab's number key, its
-place in Tab's cycle and its pane all follow from `TABS`. The loss plots are a side panel when
-the terminal is wide, and a tab of their own when it is narrow.
+place in Tab's cycle, its pane and its widget's id all follow from `TABS`. What the view draws and
+which browsing keys it takes, its widget class declares (`widgets/views.py`): adding a view is a
+widget class and an entry here. The loss plots are a side panel when the terminal is wide, and a
+tab of their own when it is narrow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,7 +24,7 @@ from .browse import BrowseState
 from .graphics import Graphics
 from .widgets.losses import LossHistory, LossPanel
 from .widgets.status import StatusPanel
-from .widgets.views import ReconstructionView, SamplesView, TraversalView
+from .widgets.views import ImageView, ReconstructionView, SamplesView, TraversalView
 
 NARROW_WIDTH = 110  # below this the loss plots move into their own tab
 MIN_SIZE = (40, 12)  # below this only a "terminal too small" note is shown
@@ -38,23 +40,42 @@ class ViewSources(Protocol):
     graphics: Graphics
 
 
+@runtime_checkable
+class TabView(Protocol):
+    """What every tab's widget does when its tab opens: draw what went out of date while hidden."""
+
+    def tab_shown(self) -> None: ...
+
+
+Build = Callable[[ViewSources, str], Widget]
+"""A tab's widget, from what the views draw and the widget id it gets (`view_id`)."""
+
+
 @dataclass(frozen=True)
 class Tab:
     id: str
     title: str
     key_name: str
     """The number key's description (in Textual's key panel)."""
-    build: Callable[[ViewSources], Widget]
+    build: Build
+
+
+def image_view(view: type[ImageView]) -> Build:
+    """How a tab builds an image view: on the shared selection, drawn as `--graphics` says."""
+    return lambda sources, id: view(sources.state, id=id, graphics=sources.graphics)
 
 
 TABS: tuple[Tab, ...] = (
-    Tab(LOSSES, "Losses", "Losses", lambda v: LossPanel(v.history, id="tab-losses")),
-    Tab("recon", "Reconstructions", "Recon",
-        lambda v: ReconstructionView(v.state, id="view-recon", graphics=v.graphics)),
-    Tab("samples", "Samples", "Samples", lambda v: SamplesView(v.state, id="view-samples", graphics=v.graphics)),
-    Tab("traversal", "Traversal", "Traversal",
-        lambda v: TraversalView(v.state, id="view-traversal", graphics=v.graphics)),
-)  # fmt: skip
+    Tab(LOSSES, "Losses", "Losses", lambda sources, id: LossPanel(sources.history, id=id)),
+    Tab("recon", "Reconstructions", "Recon", image_view(ReconstructionView)),
+    Tab("samples", "Samples", "Samples", image_view(SamplesView)),
+    Tab("traversal", "Traversal", "Traversal", image_view(TraversalView)),
+)
+
+
+def view_id(tab: str) -> str:
+    """The widget id of a tab's view (the tab's own id is its pane's)."""
+    return f"view-{tab}"
 
 
 def tab_keys() -> list[Binding]:
@@ -72,7 +93,7 @@ def compose_main(sources: ViewSources) -> ComposeResult:
         with TabbedContent(id="tabs", initial=FIRST_TAB):
             for number, tab in enumerate(TABS, 1):
                 with TabPane(f"{number} {tab.title}", id=tab.id):
-                    yield tab.build(sources)
+                    yield tab.build(sources, view_id(tab.id))
     yield Static(f"Terminal too small: vae-tui needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]}", id="too-small")
     # Every key fits in 80 columns only without the palette hint (Ctrl+P still opens it).
     yield Footer(compact=True, show_command_palette=False)

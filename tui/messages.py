@@ -132,6 +132,14 @@ class Failed(Message):
     fatal: bool
 
 
+@dataclass
+class CoreWarning(Message):
+    """A warning logged by core (SwanLab falling back to offline, a β change on resume): a toast,
+    as `logs.Notice` hands it over from whichever thread logged it."""
+
+    text: str
+
+
 MESSAGE_FOR: dict[type, Callable[[Any], Message]] = {
     RunStarted: TrainingStarted,
     ModelSnapshot: WeightsUpdated,

@@ -8,7 +8,10 @@ which flags happen to be set.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from vae_tui.core.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,12 @@ class Request:
         """The app opens a saved model instead of training."""
         return self.checkpoint is not None
 
-    def get(self, name: str, default: Any = None) -> Any:
-        """A training field the user set, else `default`."""
-        return self.overrides.get(name, default)
+    @cached_property
+    def config(self) -> TrainConfig:
+        """The defaults with the user's settings: what a new run trains. (A resume starts from
+        the saved config instead; browsing and --eval from the model's, where `given` says no.)"""
+        return TrainConfig(**self.overrides)
+
+    def given(self, name: str) -> bool:
+        """Whether the user set the training field `name` on the command line."""
+        return name in self.overrides

@@ -27,6 +27,7 @@ from .layout import compose_main
 from .messages import (
     Batches,
     CheckpointWritten,
+    CoreWarning,
     EpochFinished,
     Failed,
     FinalScores,
@@ -43,6 +44,7 @@ from .screen import MainScreen
 from .shutdown import ExitPolicy
 from .widgets.losses import LossHistory, LossPanel
 from .widgets.status import StatusPanel
+from .wording import mid_epoch
 
 if TYPE_CHECKING:
     from vae_tui.core.events import CheckpointSaved
@@ -129,13 +131,7 @@ class RunDisplay(App[int]):
         """Have the Footer re-ask `check_action` when something it depends on has changed (not
         at every status tick: the Footer rebuilds itself each time it is asked)."""
         with contextlib.suppress(NoMatches):
-            key = (
-                self.training_keys_act,
-                self.control.paused,
-                self.state.decoder is not None,
-                self.state.zero_base,
-                self.main.active_tab,
-            )
+            key = (self.training_keys_act, self.control.paused, self.main.browse_keys_offered())
             if key != self._bindings_key:
                 self._bindings_key = key
                 self.refresh_bindings()
@@ -146,13 +142,13 @@ class RunDisplay(App[int]):
             self.fatal = message
             self.exit(return_code=message.exit_code)
             return
-        if message.exit_code:
-            self.failure = message
-            self.status.message = message.text
-            self.notify(message.text, title="Training stopped", severity="error", timeout=30)
-        else:
-            self.notify(message.text, severity="warning", timeout=10)
+        self.failure = message
+        self.status.message = message.text
+        self.notify(message.text, title="Training stopped", severity="error", timeout=30)
         self.refresh_status()
+
+    def on_core_warning(self, message: CoreWarning) -> None:
+        self.notify(message.text, severity="warning", timeout=10)
 
     def on_batches(self, message: Batches) -> None:
         batches = message.batches
@@ -186,7 +182,7 @@ class RunDisplay(App[int]):
     def on_checkpoint_written(self, message: CheckpointWritten) -> None:
         e = self.last_saved = message.event
         if e.reason == "request":
-            where = f"epoch {e.epoch + 1}, batch {e.batch}" if e.batch else f"after epoch {e.epoch}"
+            where = mid_epoch(e.epoch, e.batch) if e.batch else f"after epoch {e.epoch}"
             self.notify(f"Checkpoint saved ({where}): {e.path}", title="Saved")
         elif e.reason == "epoch" and e.epoch == self.status.epochs and self.config.get("iwae_k"):
             self.status.evaluating(self.config["iwae_k"])  # the last epoch is saved

@@ -3,31 +3,36 @@
 Every key but the quit keys (the app's, with the exit policy) is bound here, in the Footer's
 order: a Footer lists the screen's keys before the app's. The training keys (space, r, s) are
 `app.` actions; the rest act on what this screen shows. The rules of each browsing key are
-`BrowseState`'s; the actions here apply them and redraw what changed.
+`BrowseState`'s; the actions here apply them, redraw the views that draw what changed, and ask
+the view shown which keys it takes (no view is named here: each declares its own).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Protocol
 
 from textual import on
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import TabbedContent
 
-from .browse import BROWSE_ACTIONS
+from .browse import BROWSE_ACTIONS, OPEN_THEIR_VIEW, Changes, Part
 from .layout import (
     LOSSES,
     TABS,
+    TabView,
     ViewSources,
     fit_to_size,
     losses_tab_shown,
     tab_keys,
+    view_id,
     visible_tabs,
 )
 from .widgets.losses import LossPanel
-from .widgets.views import ImageView, ReconstructionView, SamplesView, TraversalView
+from .widgets.views import ImageView
 
 
 class AppSide(ViewSources, Protocol):
@@ -72,9 +77,13 @@ class MainScreen(Screen):
     def active_tab(self) -> str:
         return self.query_one(TabbedContent).active
 
+    def view(self, tab: str) -> Widget:
+        return self.query_one(f"#{view_id(tab)}")
+
     def active_view(self) -> ImageView | None:
-        active = self.active_tab
-        return next((v for v in self.query(ImageView) if v.id == f"view-{active}"), None)
+        """The image view shown, if the tab shown has one."""
+        view = self.view(self.active_tab) if self.active_tab else None
+        return view if isinstance(view, ImageView) else None
 
     def active_view_update(self) -> None:
         if view := self.active_view():
@@ -94,19 +103,52 @@ class MainScreen(Screen):
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self) -> None:
-        self.call_after_refresh(self.active_view_update)  # once the new pane has its size
-        self.query_one("#tab-losses", LossPanel).redraw(force=True)
+        self.call_after_refresh(self.active_tab_shown)  # once the new pane has its size
         self.app_side.sync_bindings()
+
+    def active_tab_shown(self) -> None:
+        with contextlib.suppress(NoMatches):  # (the app may have closed meanwhile)
+            if isinstance(view := self.view(self.active_tab), TabView):
+                view.tab_shown()
 
     # -- keys --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer a key only where it acts: the Footer hides the others, and they do nothing."""
         if action not in BROWSE_ACTIONS:
             return True
+        if self.state.decoder is None:
+            return False  # nothing to browse before the model is there
         try:
-            return self.state.offers(action, self.active_tab)
+            view = self.active_view()
         except NoMatches:
             return False
+        return (view is not None and view.takes(action)) or action in OPEN_THEIR_VIEW
+
+    def browse_keys_offered(self) -> tuple[bool | None, ...]:
+        """What `check_action` says of each browsing key now (the Footer is rebuilt when it changes)."""
+        return tuple(self.check_action(action, ()) for action in BROWSE_ACTIONS)
+
+    def selected_here(self) -> Part | None:
+        """What ←/→ select on the view shown (nothing on the losses tab)."""
+        view = self.active_view()
+        return view.selects() if view is not None else None
+
+    def apply(self, changes: Changes, action: str) -> None:
+        """After a browsing key: mark the views that draw what it changed out of date, and redraw
+        the one shown if it takes the key; else open the first view that does (it draws as its
+        tab opens)."""
+        for view in self.query(ImageView):
+            if view.DRAWS & changes:
+                view.stale = True
+        shown = self.active_view()
+        if shown is not None and shown.takes(action):
+            shown.update_view()
+            return
+        for tab in visible_tabs(self):
+            view = self.view(tab)
+            if isinstance(view, ImageView) and view.takes(action):
+                self.action_show_tab(tab)
+                return
 
     def action_show_tab(self, tab: str) -> None:
         if tab == LOSSES and not losses_tab_shown(self):
@@ -120,34 +162,21 @@ class MainScreen(Screen):
         tabs.active = visible[(current + step) % len(visible)]
 
     def action_browse(self, delta: int) -> None:
-        if self.state.decoder is None:
+        selected = self.selected_here()
+        if self.state.decoder is None or selected is None:
             return
-        changed = self.state.select(delta, self.active_tab)
-        self.query_one(SamplesView if changed == "samples" else ReconstructionView).stale = True
-        self.query_one(TraversalView).stale = True
-        self.active_view_update()
+        self.apply(self.state.select(delta, selected), "browse")
 
     def action_dimension(self, delta: int) -> None:
         if self.state.decoder is None:
             return
-        self.state.select_dimension(delta, self.active_tab)
-        view = self.query_one(TraversalView)
-        view.stale = True
-        if self.active_tab != "traversal":
-            self.action_show_tab("traversal")
-        else:
-            view.update_view()
+        self.apply(self.state.select_dimension(delta, self.selected_here()), "dimension")
 
     def action_toggle_base(self) -> None:
-        self.state.zero_base = not self.state.zero_base
-        self.query_one(TraversalView).update_view(force=True)
+        self.apply(self.state.toggle_base(), "toggle_base")
         self.app_side.sync_bindings()  # around z = 0, ←/→ have nothing to select
 
     def action_new_samples(self) -> None:
         if self.state.decoder is None:
             return
-        self.state.new_draw()
-        self.query_one(TraversalView).stale = True  # it may be around a sample
-        if self.active_tab != "samples":
-            self.action_show_tab("samples")
-        self.query_one(SamplesView).update_view(force=True)
+        self.apply(self.state.new_draw(), "new_samples")

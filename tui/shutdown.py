@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import threading
@@ -21,25 +20,15 @@ from textual.app import App
 
 from vae_tui.core.control import TrainControl
 
-from .messages import Failed
+from .wording import mid_epoch, upload_hint
 
 if TYPE_CHECKING:
     from vae_tui.core.events import CheckpointSaved
 
+    from .messages import Failed
     from .run_status import RunStatus
 
 TERMINAL_LOST_GRACE = 30.0  # seconds to save and close SwanLab after SIGHUP before exiting anyway
-
-
-class Notice(logging.Handler):
-    """Core warnings (e.g. SwanLab falling back to offline) as toasts, never on the terminal."""
-
-    def __init__(self, app: App) -> None:
-        super().__init__(logging.INFO)
-        self.app = app
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.app.post_message(Failed(record.getMessage(), 0, fatal=False))
 
 
 class ExitPolicy:
@@ -119,11 +108,7 @@ def closing_line(app: Ended, code: int = 0) -> tuple[str | None, int]:
     line = f"vae-tui: run in {app.status.run_dir} (checkpoint {app.last_checkpoint})"
     saved = app.last_saved
     if app.status.phase != "finished" and saved is not None and saved.epoch < app.status.epochs:
-        at = (
-            f"epoch {saved.epoch + 1}, batch {saved.batch}"
-            if saved.batch
-            else f"the end of epoch {saved.epoch}"
-        )
+        at = mid_epoch(saved.epoch, saved.batch) if saved.batch else f"the end of epoch {saved.epoch}"
         line += f"; saved at {at}: continue with vae-tui --resume {app.status.run_dir}"
     elif app.status.eval_skipped:
         line += f"; the final IWAE bound was skipped: vae-tui --eval --checkpoint {app.last_checkpoint}"
@@ -138,6 +123,6 @@ def swanlab_line(tracker: Any) -> str:
     if command := tracker.sync_command():
         return (
             f"\nvae-tui: SwanLab offline run {tracker.run_id}, logged in {tracker.log_dir}; "
-            f"to upload it: swanlab login (once), then {command}"
+            f"to upload it: {upload_hint(command)}"
         )
     return f"\nvae-tui: SwanLab {tracker.active_mode} run {tracker.run_id}"

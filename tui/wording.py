@@ -10,6 +10,17 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
+def mid_epoch(epoch: int, batch: int) -> str:
+    """`epoch 3, batch 40`: a position `batch` batches into the epoch after `epoch` complete ones
+    (what a mid-epoch checkpoint, pause or copy of the weights holds)."""
+    return f"epoch {epoch + 1}, batch {batch}"
+
+
+def upload_hint(command: str) -> str:
+    """How to upload an offline SwanLab log: `swanlab login (once), then swanlab sync …`."""
+    return f"swanlab login (once), then {command}"
+
+
 def trained_for(epoch: int | None, batch: int | None) -> str:
     """How far a saved model was trained: `6 epochs`, or `1 epoch + 312 batches` when it was
     saved mid-epoch (its weights are then newer than its last epoch's numbers)."""

@@ -32,9 +32,9 @@ Post = Callable[[Message], Any]
 
 def start_training_run(plan: RunPlan, control: TrainControl) -> TrainingRun:
     """The real run, with one core left to the UI."""
-    from vae_tui.core.run import TrainingRun  # noqa: PLC0415 - torch
+    from vae_tui.core.run import APP_UI_THREADS, TrainingRun  # noqa: PLC0415 - torch
 
-    return TrainingRun(plan, control, ui_threads=1)
+    return TrainingRun(plan, control, ui_threads=APP_UI_THREADS)
 
 
 def train(
@@ -49,15 +49,20 @@ def train(
     from vae_tui.core.errors import VaeTuiError  # noqa: PLC0415
     from vae_tui.core.run import plan_run, user_error  # noqa: PLC0415
 
-    run: TrainingRun | None = None
+    run_dir = request.resume or request.config.run_dir
     try:
         plan = plan_run(request.overrides, request.resume)
+        run_dir = plan.config.run_dir
         run = start_run(plan, control)  # torch loads here, off the UI
-        tracked(run.tracker)
+    except (VaeTuiError, OSError) as e:
+        error = user_error(e, run_dir)
+        post(Failed(str(error), error.exit_code, fatal=True))
+        return
+    tracked(run.tracker)
+    try:
         run.drive(after=[UiBridge(post)])
-    except (VaeTuiError, OSError) as e:  # (TrainingRun.drive words its failures already)
-        error = user_error(e, run.run_dir if run else request.get("run_dir"))
-        post(Failed(str(error), error.exit_code, fatal=run is None or not run.started))
+    except VaeTuiError as e:  # worded by TrainingRun.drive already, naming what is kept
+        post(Failed(str(e), e.exit_code, fatal=not run.started))
 
 
 def open_model(request: Request, post: Post) -> None:
@@ -80,9 +85,9 @@ def read_model(request: Request) -> OpenedModel:
 
     assert request.checkpoint is not None
     loaded = load_model(request.checkpoint)
-    dataset = request.get("dataset", loaded.config.dataset)
-    folder = resolve_dataset_dir(dataset, request.get("data_dir"), splits=("test",))
-    test = load_split(folder, "test", request.get("test_limit"))
+    dataset = request.config.dataset if request.given("dataset") else loaded.config.dataset
+    folder = resolve_dataset_dir(dataset, request.config.data_dir, splits=("test",))
+    test = load_split(folder, "test", request.config.test_limit)
     c = loaded.config
     opened = OpenedModel(
         loaded.model.state_dict(), test.images, test.labels, loaded.epoch, loaded.batch, dataset, c.seed,

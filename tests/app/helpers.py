@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.geometry import Region
 from textual.pilot import Pilot
@@ -15,6 +16,8 @@ from vae_tui.tui.app import VaeApp
 from vae_tui.tui.cli import parse_request
 from vae_tui.tui.widgets.halfblock import HalfBlockView
 
+from .fake_stream import FakeRuns
+
 TINY = ["--hidden-dim", "32", "--latent-dim", "4", "--swanlab", "disabled", "--iwae-k", "0"]
 DATA = Path(__file__).parents[1] / "data" / "tiny-vae-state_dict.pt"
 
@@ -22,6 +25,13 @@ DATA = Path(__file__).parents[1] / "data" / "tiny-vae-state_dict.pt"
 def make_app(*flags: str) -> VaeApp:
     """The app as `vae-tui FLAGS` builds it (the same factory), on Textual's test driver."""
     return app_module.make_app(parse_request(list(flags)))
+
+
+def make_fake_app(*flags: str, run_dir: Path, **options: Any) -> tuple[VaeApp, FakeRuns]:
+    """The same app fed a fake event stream (`FakeRuns(run_dir, **options)`) instead of
+    training: for what the app does with the events, not what the loop writes."""
+    runs = FakeRuns(run_dir, **options)
+    return app_module.make_app(parse_request(list(flags)), start_run=runs), runs
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -17,10 +17,13 @@ from vae_tui.tui.widgets.status import StatusPanel, fit_path
 from vae_tui.tui.widgets.text_lines import TextLines
 from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
 
-from .helpers import DATA, TINY, make_app, screen_pixels, text_of, wait_for
+from .helpers import DATA, TINY, make_app, make_fake_app, screen_pixels, text_of, wait_for
 
 
-async def test_training_live_and_every_key(tmp_path: Path) -> None:
+async def test_training_live_and_every_training_key(tmp_path: Path) -> None:
+    """The app's integration test on real data: a real run, and the keys that act on the loop
+    doing so for real (s and q write the checkpoints, r is served without training a batch).
+    What the browsing keys show needs no training: `test_the_browsing_keys_act_while_training`."""
     run_dir = tmp_path / "run"
     app = make_app(
         "--epochs", "500", "--train-limit", "4096", "--test-limit", "64", "--run-dir", str(run_dir), *TINY
@@ -30,28 +33,6 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
         status = app.query_one(StatusPanel)
         assert "TRAINING" in text_of(status) and str(run_dir) in text_of(status)
         assert app.query_one(TabbedContent).active == "recon"
-
-        # ←/→ move the selected test image; the caption says which one.
-        await pilot.press("right", "right", "right", "left")
-        assert app.state.image == 2
-        caption = app.query_one(ReconstructionView).query_one(".caption", TextLines)
-        assert "Selected #3 (label 1)" in text_of(caption)  # MNIST's third test image is a 1
-
-        # ↓ selects a latent dimension and shows the traversal around that image's code.
-        await pilot.press("down")
-        assert app.state.dim == 1 and app.query_one(TabbedContent).active == "traversal"
-        traversal_caption = text_of(app.query_one(TraversalView).query_one(".caption", TextLines))
-        assert "Selected z2" in traversal_caption and "μ of test image #3" in traversal_caption
-        await pilot.press("z")
-        assert "base: z = 0" in text_of(app.query_one(TraversalView).query_one(".caption", TextLines))
-
-        # n draws a new z: different pictures.
-        await pilot.press("3")
-        before = screen_pixels(app, SamplesView)
-        z_before = app.state.samples_z.clone()
-        await pilot.press("n")
-        assert app.state.sample_seed == 1 and not np.allclose(z_before.numpy(), app.state.samples_z.numpy())
-        assert screen_pixels(app, SamplesView) != before
 
         # space pauses: the step counter stops, and the status says so; space again resumes.
         await pilot.press("space")
@@ -87,23 +68,53 @@ async def test_training_live_and_every_key(tmp_path: Path) -> None:
     assert final["step"] >= saved["step"]
 
 
+async def test_the_browsing_keys_act_while_training(tmp_path: Path) -> None:
+    """←→, ↓, z, the tabs and n while the run goes on (a fake stream of 100 batches an epoch,
+    5 ms each: what the keys show does not depend on how the weights were trained)."""
+    run_dir = tmp_path / "run"
+    app, _ = make_fake_app("--epochs", "500", "--train-limit", "6400", "--batch-size", "64", "--test-limit", "64",
+                           "--run-dir", str(run_dir), *TINY, run_dir=run_dir, batch_sleep=0.005)  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state.decoder is not None and app.status.step > 0)
+
+        # ←/→ move the selected test image; the caption says which one.
+        await pilot.press("right", "right", "right", "left")
+        assert app.state.image == 2
+        caption = app.query_one(ReconstructionView).query_one(".caption", TextLines)
+        assert "Selected #3 (label 1)" in text_of(caption)  # MNIST's third test image is a 1
+
+        # ↓ selects a latent dimension and shows the traversal around that image's code.
+        await pilot.press("down")
+        assert app.state.dim == 1 and app.query_one(TabbedContent).active == "traversal"
+        traversal_caption = text_of(app.query_one(TraversalView).query_one(".caption", TextLines))
+        assert "Selected z2" in traversal_caption and "μ of test image #3" in traversal_caption
+        await pilot.press("z")
+        assert "base: z = 0" in text_of(app.query_one(TraversalView).query_one(".caption", TextLines))
+
+        # n draws a new z: different pictures.
+        await pilot.press("3")
+        before = screen_pixels(app, SamplesView)
+        z_before = app.state.samples_z.clone()
+        await pilot.press("n")
+        assert app.state.sample_seed == 1 and not np.allclose(z_before.numpy(), app.state.samples_z.numpy())
+        assert screen_pixels(app, SamplesView) != before
+
+        assert app.training_active and not app.control.paused  # all of it while the run went on
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, timeout=30)
+    assert app.return_code == 0
+
+
 async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> None:
+    """What the app shows once the stream has ended (a fake stream: nothing here is the loop's)."""
     run_dir = tmp_path / ("a-long-folder-name-" * 4) / "run"
-    app = make_app(
-        "--epochs",
-        "2",
-        "--train-limit",
-        "512",
-        "--test-limit",
-        "64",
-        "--run-dir",
-        str(run_dir),
-        *TINY,
-        "--iwae-k",
-        "8",
-    )
+    app, _ = make_fake_app("--epochs", "2", "--train-limit", "512", "--test-limit", "64", "--run-dir", str(run_dir),
+                           *TINY, "--iwae-k", "8", run_dir=run_dir)  # fmt: skip
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.status.phase == "finished")
+        # The panel grows to its held-out row at the layout after the epoch's numbers arrive,
+        # which the fake stream sends a moment before FINISHED: wait for that layout.
+        panel = app.query_one(StatusPanel)
+        await wait_for(pilot, lambda: app.status.phase == "finished" and "held-out" in text_of(panel))
         assert app.is_running
         assert [row["epoch"] for row in app.history.epochs] == [1, 2]
         status = text_of(app.query_one(StatusPanel))
@@ -229,7 +240,8 @@ async def test_every_quit_stops_between_batches_and_saves(tmp_path: Path, how: s
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.status.epoch >= 2 and app.status.batch > 0)
         if how == "palette":
-            await pilot.press("ctrl+p", *"quit")
+            # Only Quit has a q (each key pressed while training costs Pilot ~2 s of waiting for idle).
+            await pilot.press("ctrl+p", "q")
             await pilot.pause(0.5)
             await pilot.press("enter")
         else:

@@ -17,7 +17,7 @@ from vae_tui.tui.widgets.status import StatusPanel
 from vae_tui.tui.widgets.text_lines import TextLines
 from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
 
-from .helpers import DATA, TINY, make_app, screen_pixels, text_of, wait_for
+from .helpers import DATA, TINY, make_app, make_fake_app, screen_pixels, text_of, wait_for
 
 
 def footer(app) -> set[str]:
@@ -65,10 +65,11 @@ async def test_the_final_bound_offers_only_keys_that_act_and_keeps_the_clock(tmp
 
 async def test_keys_while_training_say_what_they_will_do(tmp_path: Path) -> None:
     """Paused, the Footer read `␣ Pause`; after r the caption's numbers changed with nothing to
-    say they were now the weights as they are, mid-epoch, not as of the last epoch end."""
+    say they were now the weights as they are, mid-epoch, not as of the last epoch end.
+    (A fake stream of 100 batches an epoch, 5 ms each: what the keys show, not what they write.)"""
     run_dir = tmp_path / "run"
-    app = make_app("--epochs", "500", "--train-limit", "4096", "--test-limit", "64", "--run-dir", str(run_dir),
-                   *TINY)  # fmt: skip
+    app, _ = make_fake_app("--epochs", "500", "--train-limit", "6400", "--batch-size", "64", "--test-limit", "64",
+                           "--run-dir", str(run_dir), *TINY, run_dir=run_dir, batch_sleep=0.005)  # fmt: skip
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.state.decoder is not None and app.status.epoch >= 2)
         await wait_for(pilot, lambda: "Pause" in footer(app))
@@ -76,6 +77,7 @@ async def test_keys_while_training_say_what_they_will_do(tmp_path: Path) -> None
         assert "same every epoch" in caption(app, SamplesView) or not app.query_one(SamplesView).is_on_screen
         await wait_for(pilot, lambda: "weights after epoch" in caption(app, ReconstructionView))
 
+        await wait_for(pilot, lambda: 0 < app.status.batch < 50)  # so that the pause lands mid-epoch
         await pilot.press("space")
         await wait_for(pilot, lambda: app.paused_at_step is not None and app.status.batch > 0)
         await wait_for(pilot, lambda: "Resume" in footer(app))

@@ -14,16 +14,19 @@ from textual.widgets._footer import FooterKey
 
 from vae_tui.core import events
 from vae_tui.core.events import BatchEnd, Paused, RunFinished
+from vae_tui.core.grids import preview_latents
 from vae_tui.core.tiles import TileDecoder
-from vae_tui.tui import messages, run_status
+from vae_tui.tui import layout, messages, run_status
 from vae_tui.tui.app import VaeApp, make_app
 from vae_tui.tui.browse import SAMPLE_COUNT, BrowseState
 from vae_tui.tui.cli import parse_request
 from vae_tui.tui.run_status import RunStatus
+from vae_tui.tui.widgets.text_lines import TextLines
+from vae_tui.tui.widgets.views import ImageView, ReconstructionView, SamplesView, TraversalView
 
 from ..helpers import TINY_MODEL
 from .fake_stream import FakeRuns
-from .helpers import wait_for
+from .helpers import DATA, text_of, wait_for
 
 
 def test_every_event_the_ui_uses_has_a_message_class_and_a_handler() -> None:
@@ -32,7 +35,8 @@ def test_every_event_the_ui_uses_has_a_message_class_and_a_handler() -> None:
     assert set(messages.MESSAGE_FOR) == used
     classes = list(messages.MESSAGE_FOR.values())
     assert len(set(classes)) == len(classes)
-    posted = [*classes, messages.Batches, messages.HistoryLoaded, messages.ModelOpened, messages.Failed]
+    posted = [*classes, messages.Batches, messages.HistoryLoaded, messages.ModelOpened, messages.Failed,
+              messages.CoreWarning]  # fmt: skip
     for cls in posted:
         assert issubclass(cls, Message) and callable(getattr(VaeApp, cls.handler_name, None)), cls
 
@@ -79,24 +83,70 @@ def decoder(count: int = 10) -> TileDecoder:
     return TileDecoder(torch.load(TINY_MODEL, weights_only=True), images, torch.arange(count))
 
 
-def test_browsing_keys_act_where_they_are_offered() -> None:
+def test_each_view_takes_the_keys_it_declares() -> None:
+    """The screen asks the view shown which browsing keys act (no rule names a view)."""
     s = BrowseState()
-    assert not s.offers("browse", "recon")  # no model yet
     s.show(decoder(), epoch=1, batch=0, live=False)
-    assert s.offers("browse", "recon") and s.offers("browse", "samples") and not s.offers("browse", "losses")
-    assert not s.offers("toggle_base", "samples") and s.offers("toggle_base", "traversal")
+    recon, samples, traversal = (view(s) for view in (ReconstructionView, SamplesView, TraversalView))
+    assert recon.takes("browse") and samples.takes("browse") and traversal.takes("browse")
+    assert not samples.takes("toggle_base") and traversal.takes("toggle_base")
+    assert samples.takes("new_samples") and traversal.takes("dimension") and not recon.takes("dimension")
+    assert (recon.selects(), samples.selects(), traversal.selects()) == ("image", "sample", "image")
     s.zero_base = True
-    assert not s.offers("browse", "traversal")  # around z = 0 there is nothing to select
+    assert not traversal.takes("browse")  # around z = 0 there is nothing to select
 
+
+class DimensionView(ImageView):
+    """A view of a test's own: it draws the selected latent dimension and takes ↑↓ only."""
+
+    DRAWS = frozenset({"dimension"})
+    KEYS = frozenset({"dimension"})
+
+    def build(self, budgets: list) -> tuple[None, str, int]:
+        return None, f"dimension z{self.state.dim + 1}", 1
+
+
+async def test_a_new_view_is_a_widget_class_and_a_tab_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing else names a view: added to `TABS` before the traversal, this one gets a pane, a
+    place in Tab's cycle, the keys it declares (↓ now opens it: the first view that takes ↓)
+    and the redraws of what it draws."""
+    added = layout.Tab("dims", "Dimensions", "Dims", layout.image_view(DimensionView))
+    monkeypatch.setattr(layout, "TABS", (*layout.TABS[:3], added, layout.TABS[3]))
+    app = make_app(parse_request(["--checkpoint", str(DATA), "--test-limit", "20"]))
+
+    def footer() -> list[str]:
+        return [key.description for key in app.query(FooterKey)]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state.decoder is not None and "Image" in footer())
+        await pilot.press("down")
+        await wait_for(pilot, lambda: app.main.active_tab == "dims")
+        caption = app.query_one(DimensionView).query_one(".caption", TextLines)
+        await wait_for(pilot, lambda: "dimension z2" in text_of(caption))
+        await wait_for(pilot, lambda: "Image" not in footer())  # it takes no ←/→, nor z
+        assert "Dim" in footer() and "Base" not in footer()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "dimension z3" in text_of(caption))
+        await pilot.press("tab")  # the cycle: recon, samples, dims, traversal
+        await wait_for(pilot, lambda: app.main.active_tab == "traversal")
+        traversal = app.query_one(TraversalView).query_one(".caption", TextLines)
+        await wait_for(pilot, lambda: "Selected z3" in text_of(traversal))  # it draws the dimension too
+        await pilot.press("q")
+
+
+def test_browsing_keys_change_the_parts_the_views_draw() -> None:
     s = BrowseState()
     s.show(decoder(count=10), epoch=1, batch=0, live=False)
-    assert s.select(-1, "recon") == "recon" and s.image == 9  # wraps
-    assert s.select(1, "samples") == "samples" and (s.sample, s.base) == (1, "sample")
-    assert s.select(1, "traversal") == "samples" and s.sample == 2  # it moves what it is around
-    s.select_dimension(1, "recon")
-    assert (s.base, s.dim) == ("image", 1)
-    s.select(-3, "samples")
+    assert s.select(-1, "image") == {"image"} and s.image == 9  # wraps
+    assert s.select(1, "sample") == {"sample", "base"} and (s.sample, s.base) == (1, "sample")
+    assert s.select(1, "sample") == {"sample"} and s.sample == 2
+    assert s.select_dimension(1, "image") == {"dimension", "base"} and (s.base, s.dim) == ("image", 1)
+    assert s.select_dimension(1, None) == {"dimension"} and s.base == "image"  # the losses tab
+    assert s.new_draw() == {"draw"} and s.toggle_base() == {"base"} and s.zero_base
+    s.select(-3, "sample")
     assert s.sample == SAMPLE_COUNT - 1
+    traversal = TraversalView(s)
+    assert all(traversal.DRAWS & s.select(1, part) for part in ("image", "sample"))  # it sweeps either
 
 
 def test_sample_draws_follow_the_runs_seed() -> None:
@@ -104,6 +154,8 @@ def test_sample_draws_follow_the_runs_seed() -> None:
     for s in (first, again):
         s.show(decoder(), epoch=1, batch=0, live=False)
     assert torch.equal(first.samples_z, again.samples_z)
+    # The first draw is the run's own: the z of the sample grids it saved and logged every epoch.
+    assert torch.equal(first.samples_z, preview_latents(first.decoder.latent_dim, seed=3))
     before = first.samples_z
     first.new_draw()
     assert first.sample_seed == 1 and not torch.equal(before, first.samples_z)

@@ -16,7 +16,7 @@ from vae_tui.core.train import train
 from vae_tui.tui.app import closing_line
 from vae_tui.tui.widgets.status import StatusPanel
 
-from .helpers import TINY, make_app, text_of, wait_for
+from .helpers import TINY, make_app, make_fake_app, text_of, wait_for
 
 
 def status_rows(app) -> list[str]:
@@ -44,9 +44,11 @@ def run_stopped_at(run_dir: Path, step: int, **changes: object) -> TrainConfig:
 
 
 async def test_the_progress_row_keeps_its_eta_at_80_columns(tmp_path: Path) -> None:
-    """At 80×24 the row was cut at `elapsed 0:04 …`: the ETA never showed."""
-    app = make_app("--epochs", "500", "--train-limit", "4096", "--test-limit", "64",
-                   "--run-dir", str(tmp_path / "run"), *TINY)  # fmt: skip
+    """At 80×24 the row was cut at `elapsed 0:04 …`: the ETA never showed. (A fake stream of 50
+    batches an epoch, 5 ms each: minutes to go, as a real run would have.)"""
+    run_dir = tmp_path / "run"
+    app, _ = make_fake_app("--epochs", "500", "--train-limit", "3200", "--batch-size", "64", "--test-limit", "64",
+                           "--run-dir", str(run_dir), *TINY, run_dir=run_dir, batch_sleep=0.005)  # fmt: skip
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.status.epoch >= 2 and app.status.eta() is not None)
         await pilot.pause(0.6)  # a status tick

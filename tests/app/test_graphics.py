@@ -41,8 +41,10 @@ def test_the_flag_takes_each_renderer(value: str) -> None:
     assert build_parser().parse_args(["--graphics", value]).graphics == value
 
 
-def test_the_flag_is_absent_unless_given() -> None:
-    assert not hasattr(build_parser().parse_args([]), "graphics")
+def test_the_flag_is_unset_unless_given() -> None:
+    """Unset, the app draws half-blocks; set, it also tells --train-only and --eval apart."""
+    assert parse_request([]).graphics is None
+    assert parse_request(["--graphics", "halfblock"]).graphics == "halfblock"
 
 
 @pytest.mark.parametrize(
@@ -213,3 +215,21 @@ async def test_notice_is_shown_once_in_the_app() -> None:
         assert app.query(HalfBlockView) and not app.query(ProtocolImageView)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+def test_the_factory_draws_as_the_request_asks() -> None:
+    """`make_app` builds the app the CLI runs: `--graphics` resolved on this terminal (here none,
+    so a protocol falls back with its notice), half-block when not given, with no query."""
+    code = (
+        "import sys\nfrom vae_tui.tui.app import make_app\nfrom vae_tui.tui.cli import parse_request\n"
+        "print(make_app(parse_request([])).graphics)\nprint('textual_image' in sys.modules)\n"
+        "print(make_app(parse_request(['--graphics', 'sixel'])).graphics.notice)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL
+    ).stdout.splitlines()
+    assert out[:2] == [repr(HALFBLOCK), "False"]
+    assert out[2] == (
+        "--graphics sixel: stdin, stdout and stderr are not all the terminal; "
+        "images are drawn in half-block cells"
+    )

@@ -9,6 +9,8 @@ app decodes its views from the snapshots), in the stream's order.
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from vae_tui.core.events import (
     RunStarted,
 )
 from vae_tui.tui import messages as ui_messages
-from vae_tui.tui.app import VaeApp, make_app
+from vae_tui.tui.app import VaeApp, closing_line, make_app
 from vae_tui.tui.cli import parse_request
 from vae_tui.tui.widgets.status import StatusPanel
 from vae_tui.tui.widgets.text_lines import TextLines
@@ -224,3 +226,34 @@ async def test_a_stop_between_batches_ends_the_run_there(tmp_path: Path) -> None
         assert (app.status.epoch, app.status.batch, app.status.step) == (2, 5, 25)
         assert "STOPPED epoch 2/3" in text_of(status)
         assert app.history.steps.tolist() == list(range(1, 26))
+
+
+async def test_a_core_warning_is_a_toast_not_a_failure(tmp_path: Path) -> None:
+    """Core warnings (SwanLab falling back to offline, …) reach the app as `CoreWarning`s, from
+    whichever thread logs them, through the handler the app installs for as long as it runs:
+    a toast, while training goes on, and nothing said or changed at exit."""
+    app, _ = fake_app(
+        tmp_path,
+        *("--epochs", "3", "--train-limit", "1280", "--batch-size", "64", "--iwae-k", "0"),
+        pause_at_step=30,
+    )
+    logger = logging.getLogger("vae_tui")
+    handlers = list(logger.handlers)
+    inbox = Inbox()
+    async with app.run_test(size=SIZE, message_hook=inbox) as pilot:
+        await wait_for(pilot, lambda: app.status.step == 30)
+        status_before = app.status.message
+        worker = threading.Thread(
+            target=logging.getLogger("vae_tui.core.tracking").warning, args=("offline",)
+        )
+        worker.start()
+        worker.join()
+        await wait_for(pilot, lambda: any(n.message == "offline" for n in app._notifications))
+        assert [m.text for m in inbox.messages if isinstance(m, ui_messages.CoreWarning)] == ["offline"]
+        assert not [m for m in inbox.messages if isinstance(m, ui_messages.Failed)]
+        (note,) = [n for n in app._notifications if n.message == "offline"]
+        assert note.severity == "warning" and app.failure is None and app.status.message == status_before
+        await pilot.press("q", "q")
+    assert logger.handlers == handlers  # gone with the app: nothing left to post to
+    line, code = closing_line(app)
+    assert code == 0 and "offline" not in (line or "")

@@ -87,7 +87,7 @@ CASES = {
 }
 EXIT_CODES = {"loss-becomes-inf": 1, "loss-becomes-nan-at-once": 1}  # the rest: 2
 # These run as `vae-tui ...` in a fresh interpreter, all at once; the rest as the same `main()` in
-# a child forked from a pre-imported server (tests/faults.py), one after the other: a fresh
+# a child forked from a pre-imported server (tests/fault_injection.py), one after the other: a fresh
 # interpreter spends 2-4 s importing torch, which on 2 busy cores would make this file take minutes.
 SCRIPT_CASES = {
     "eval-pickle-with-code", "resume-contradicting-flags",

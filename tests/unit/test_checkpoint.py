@@ -15,7 +15,6 @@ from vae_tui.core.config import TrainConfig
 from vae_tui.core.errors import CheckpointError
 from vae_tui.core.model import VAE
 from vae_tui.core.resume import load_resume
-from vae_tui.core.runinfo import saved_position
 
 from ..helpers import run_cli
 
@@ -169,7 +168,7 @@ def run_checkpoint(config: TrainConfig, version: object = ckpt.VERSION) -> Path:
     (path.parent / "config.json").write_text("{}")
     ckpt.save_checkpoint(
         path, model=model, optimizer=torch.optim.AdamW(model.parameters()), config=config,
-        position=(1, 0, 8), partial={}, noise=torch.Generator(),
+        position=(1, 0, 8), partial=ckpt.fresh_sums(), noise=torch.Generator(),
     )  # fmt: skip
     data = torch.load(path, weights_only=True)
     if version is None:
@@ -194,7 +193,7 @@ def test_a_checkpoint_from_a_newer_vae_tui_is_refused_everywhere(
         with pytest.raises(CheckpointError) as refused:
             load(path)
         assert str(refused.value) == message
-    assert saved_position(path) is None  # the fast path leaves it to the full load's refusal
+    assert ckpt.saved_position(path) is None  # the fast path leaves it to the full load's refusal
     evaluate = ("--eval", "--checkpoint", str(path), "--test-limit", "64", "--iwae-k", "2")
     for args in ((*evaluate, "--data-dir", str(mnist_dir)), ("--train-only", "--resume", str(path.parent))):
         result = run_cli(*args)
@@ -212,7 +211,7 @@ def test_our_checkpoint_without_a_valid_version_is_refused_as_damaged(
     with pytest.raises(CheckpointError) as refused:
         ckpt.load_model(path)
     assert str(refused.value) == f"checkpoint {path} is damaged: its format version is {version!r}"
-    assert saved_position(path) is None
+    assert ckpt.saved_position(path) is None
 
 
 def test_a_checkpoint_whose_saved_config_is_damaged_still_opens_for_browsing(tmp_path: Path) -> None:
@@ -229,3 +228,36 @@ def test_a_checkpoint_whose_saved_config_is_damaged_still_opens_for_browsing(tmp
     loaded = load_model(path)
     assert (loaded.config.epochs, loaded.config.lr) == (TrainConfig().epochs, TrainConfig().lr)
     assert (loaded.config.hidden_dim, loaded.config.latent_dim, loaded.epoch) == (32, 4, 1)
+
+
+def test_a_run_checkpoint_reads_back_typed_as_it_was_saved(tiny_config: TrainConfig) -> None:
+    """One reader for resuming (`read_run_checkpoint`, with torch) and one for where a run stands
+    (`saved_position`, without): both give what the save wrote."""
+    path = run_checkpoint(tiny_config)
+    saved = ckpt.read_checkpoint(path)
+    run = ckpt.read_run_checkpoint(path)
+    assert (run.epoch, run.batch, run.step, run.config) == (1, 0, 8, tiny_config)
+    assert run.model.keys() == saved["model"].keys()
+    assert all(torch.equal(v, saved["model"][k]) for k, v in run.model.items())
+    assert run.optimizer == saved["optimizer"] and run.rng is not None
+    assert run.partial == ckpt.fresh_sums()
+    position = ckpt.saved_position(path)
+    assert position == ckpt.SavedPosition(run.epoch, run.batch, run.step, run.config)
+
+
+def test_only_our_run_checkpoints_are_taken_for_a_run(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    """A foreign dict with `optimizer` and `config` keys (a notebook's) is not a run, for the
+    torch-free peek as for the full read; neither is our file of a bare model."""
+    model = VAE(tiny_config.input_dim, tiny_config.hidden_dim, tiny_config.latent_dim)
+    fields = {"model": model.state_dict(), "optimizer": torch.optim.AdamW(model.parameters()).state_dict(),
+              "config": tiny_config.to_dict(), "epoch": 1, "batch": 0, "step": 8}  # fmt: skip
+    foreign, bare = tmp_path / "foreign.pt", tmp_path / "bare.pt"
+    torch.save(fields, foreign)
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "model": model.state_dict()}, bare)
+    for path in (foreign, bare):
+        assert ckpt.saved_position(path) is None
+        with pytest.raises(CheckpointError, match="is a bare model, not a vae-tui run; nothing to resume"):
+            ckpt.read_run_checkpoint(path)
+    ours = tmp_path / "ours.pt"
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, **fields}, ours)
+    assert ckpt.saved_position(ours) == ckpt.SavedPosition(1, 0, 8, tiny_config)

@@ -9,11 +9,12 @@ from typing import Any, get_args
 
 import pytest
 
+from vae_tui.core.checkpoint import saved_config
 from vae_tui.core.config import MAX_SEED, SETTINGS, Dataset, TrainConfig, choices
 from vae_tui.core.consumers import drive
 from vae_tui.core.errors import CheckpointError, ConfigError, InvalidConfigValue
 from vae_tui.core.metrics import MetricsWriter
-from vae_tui.core.resume import FIXED_ON_RESUME, load_resume, saved_config
+from vae_tui.core.resume import FIXED_ON_RESUME, load_resume
 from vae_tui.core.train import train
 from vae_tui.tui.cli import GROUPS, build_parser, flag, parse_request
 

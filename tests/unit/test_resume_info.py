@@ -14,13 +14,14 @@ import torch
 from textual.pilot import Pilot
 
 from vae_tui.core import checkpoint as ckpt
+from vae_tui.core.checkpoint import saved_position
 from vae_tui.core.config import TrainConfig, kl_weight
 from vae_tui.core.consumers import drive
 from vae_tui.core.metrics import MetricsWriter
 from vae_tui.core.resume import beta_change
-from vae_tui.core.runinfo import completion_note, saved_position
+from vae_tui.core.runinfo import completion_note
 from vae_tui.core.train import train
-from vae_tui.tui.app import Notice, make_app
+from vae_tui.tui.app import make_app
 from vae_tui.tui.cli import parse_request
 
 
@@ -70,21 +71,18 @@ def one_epoch_run(config: TrainConfig) -> Path:
 
 async def test_the_app_says_once_that_another_epochs_changes_beta(tiny_config: TrainConfig) -> None:
     run_dir = one_epoch_run(tiny_config)
-    app = make_app(parse_request(["--resume", str(run_dir), "--epochs", "3"]))
+    app = make_app(parse_request(["--resume", str(run_dir), "--epochs", "3"]))  # as the CLI builds it
     logger = logging.getLogger("vae_tui")
-    handler = Notice(app)  # core warnings become notifications: what `run_app` installs
-    logger.addHandler(handler)
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.status.phase == "finished")
-            notes = [n.message for n in app._notifications if "changes β" in n.message]
-            assert notes == [
-                "--epochs 3 (was 1) changes β for the epochs left (linear annealing divides by the "
-                "number of epochs): epoch 2 (added) 0.333, epoch 3 (added) 0.667; epoch 1 was trained at 0"
-            ]
-            await pilot.press("q")
-    finally:
-        logger.removeHandler(handler)
+    handlers = list(logger.handlers)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.status.phase == "finished")
+        notes = [n.message for n in app._notifications if "changes β" in n.message]
+        assert notes == [
+            "--epochs 3 (was 1) changes β for the epochs left (linear annealing divides by the "
+            "number of epochs): epoch 2 (added) 0.333, epoch 3 (added) 0.667; epoch 1 was trained at 0"
+        ]
+        await pilot.press("q")
+    assert logger.handlers == handlers  # the app's handler went with it
 
 
 def test_a_run_killed_during_its_final_bound_is_not_complete(tiny_config: TrainConfig) -> None:
@@ -108,14 +106,16 @@ def test_saved_position_reads_a_run_checkpoint_without_torch(
     run_dir = one_epoch_run(tiny_config)
     full = ckpt.read_checkpoint(run_dir / "checkpoint.pt")
     position = saved_position(run_dir / "checkpoint.pt")
-    assert position == {k: full[k] for k in ("epoch", "batch", "step", "config")}
-    assert position["epoch"] == 1 and position["config"]["epochs"] == 1
+    config = TrainConfig.from_dict(full["config"])
+    assert position == ckpt.SavedPosition(full["epoch"], full["batch"], full["step"], config)
+    assert position.epoch == 1 and position.config.epochs == 1
     # Complete: said, with how to go on, and that the bound was never computed (iwae_k 0).
     note = completion_note(run_dir, position)
     assert note is not None and note.startswith(f"{run_dir} is already complete (1 of 1 epochs trained)")
     assert "--epochs N (N > 1)" in note and "its IWAE bound was not computed" in note
     assert completion_note(run_dir, position, epochs=2) is None  # more epochs asked for: work to do
-    assert completion_note(run_dir, full) == note  # the same answer from the full load
+    checkpoint = ckpt.read_run_checkpoint(run_dir / "checkpoint.pt")
+    assert completion_note(run_dir, checkpoint) == note  # the same answer from the full load
 
     # Anything else is left to the full load (which says what is wrong with it).
     bare = tmp_path / "bare.pt"
@@ -126,11 +126,29 @@ def test_saved_position_reads_a_run_checkpoint_without_torch(
         def __reduce__(self) -> tuple:
             return (os.system, (f"touch {marker}",))
 
-    evil = tmp_path / "evil.pt"
-    torch.save({"optimizer": Boom(), "config": {"epochs": 1}, "epoch": 1, "batch": 0, "step": 4}, evil)
+    fields = {"optimizer": Boom(), "config": {"epochs": 1}, "epoch": 1, "batch": 0, "step": 4}
+    evil, foreign = tmp_path / "evil.pt", tmp_path / "foreign.pt"
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, **fields}, evil)
+    torch.save(fields, foreign)  # the same keys, not ours: another program's checkpoint
     random_bytes = tmp_path / "random.pt"
     random_bytes.write_bytes(os.urandom(4096))
     assert saved_position(bare) is None and saved_position(random_bytes) is None
     assert saved_position(tmp_path / "missing.pt") is None
-    assert saved_position(evil) is not None  # its fields are plain; its code ...
-    assert not marker.exists()  # ... never ran
+    assert saved_position(foreign) is None  # not taken for a run for having a run's keys
+    assert saved_position(evil) == ckpt.SavedPosition(1, 0, 4, TrainConfig(epochs=1))  # plain fields ...
+    assert not marker.exists()  # ... read; its code never ran
+
+
+def test_a_saved_config_without_iwae_k_resumes_with_the_default(tiny_config: TrainConfig) -> None:
+    """A config saved before a field existed takes `TrainConfig`'s default for it, on the fast path
+    as in the resume: with K = 100 and no final row, a finished run still has its bound to compute
+    (the fast path once read a missing K as 0, and called the run complete)."""
+    run_dir = one_epoch_run(tiny_config)
+    path = run_dir / "checkpoint.pt"
+    data = torch.load(path, weights_only=True)
+    del data["config"]["iwae_k"]
+    torch.save(data, path)
+    position = saved_position(path)
+    assert position is not None and position.config.iwae_k == TrainConfig().iwae_k
+    assert completion_note(run_dir, position) is None
+    assert completion_note(run_dir, ckpt.read_run_checkpoint(path)) is None

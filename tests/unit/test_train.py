@@ -82,7 +82,7 @@ def test_training_changes_the_weights_and_evaluation_does_not(tiny_config: Train
     assert all(torch.equal(v, after[k]) for k, v in model.state_dict().items())
 
 
-def run_until(config: TrainConfig, stop_after_step: int, resume: dict | None = None) -> list:
+def run_until(config: TrainConfig, stop_after_step: int, resume: ckpt.RunCheckpoint | None = None) -> list:
     control = TrainControl()
     events = []
     for e in train(config, control, resume=resume):
@@ -137,7 +137,7 @@ def test_resume_refuses_contradicting_flags_and_accepts_more_epochs(tiny_config:
     with pytest.raises(ConfigError, match="--dataset"):
         load_resume(tiny_config.run_dir, {"dataset": "fashion-mnist"})
     config, data = load_resume(tiny_config.run_dir, {"epochs": 3})
-    assert config.epochs == 3 and data["epoch"] == 1
+    assert config.epochs == 3 and data.epoch == 1
     events = list(train(config, resume=data))
     assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [2, 3]
     saved = json.loads((Path(tiny_config.run_dir) / "config.json").read_text())

@@ -59,10 +59,6 @@ def image_to_lines(image: np.ndarray) -> list[list[Segment]]:
     return lines
 
 
-def grey_to_rgb(grey: np.ndarray) -> np.ndarray:
-    return np.repeat(grey[..., None], 3, axis=-1)
-
-
 def downsample(tiles: np.ndarray, factor: int) -> np.ndarray:
     """Average-pool the last two axes by `factor` (28 → 14 for 2×)."""
     if factor == 1:
@@ -99,12 +95,6 @@ def tile_image(
                 out[y - pad : y + h + pad, x + w : x + w + pad] = HIGHLIGHT
         y += heights[r]
     return out
-
-
-def grid_size(count_w: int, count_h: int, factor: int) -> tuple[int, int]:
-    """Pixels needed by a grid of count_w × count_h tiles at a downsampling factor."""
-    tile, pad = 28 // factor, 2 if factor == 1 else 1
-    return pad + count_w * (tile + pad), pad + count_h * (tile + pad)
 
 
 def fit_count(pixels: int, factor: int) -> int:

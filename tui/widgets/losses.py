@@ -125,6 +125,10 @@ class LossPanel(Vertical):
         # Thinning depends on the plot's width: redraw once the new layout has given it one.
         self.call_after_refresh(self.redraw)
 
+    def tab_shown(self) -> None:
+        """Its tab (the narrow layout's) has just opened."""
+        self.redraw(force=True)
+
     def redraw(self, force: bool = False) -> None:
         """Redraw from the history if it changed since the last draw, or the plots' widths did
         (and the panel is on screen)."""

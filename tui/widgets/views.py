@@ -1,6 +1,8 @@
 """The three image views: reconstructions, samples and latent traversals.
 
-Each view lays its grid out for the space it has (full-size 28×28 tiles when enough fit, else
+Each view declares what of the selection it draws (`DRAWS`: it is redrawn when one of those parts
+changes), which browsing keys it takes (`KEYS`) and what ←/→ select on it (`selects`): the main
+screen asks the view shown, so a new view needs no rule anywhere else. Each lays its grid out for the space it has (full-size 28×28 tiles when enough fit, else
 2× downsampled ones in half-block cells, or a smaller whole-number scale through a graphics
 protocol), pages through what does not fit and says so in its caption: nothing is ever cropped
 silently. Views draw only when visible; a hidden view is marked stale instead.
@@ -9,13 +11,13 @@ silently. Views draw only when visible; a hidden view is marked stale instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from ..browse import SAMPLE_COUNT, BrowseState
+from ..browse import SAMPLE_COUNT, BrowseState, Part
 from ..graphics import HALFBLOCK, Graphics
 from .halfblock import Budget, HalfBlockView, fit_count, tile_image
 from .protocol_image import ProtocolImageView
@@ -33,6 +35,12 @@ class ImageView(Vertical):
     ImageView { height: 1fr; }
     ImageView > .caption { height: 2; padding: 0 1; color: $text-muted; }
     """
+    DRAWS: ClassVar[frozenset[Part]] = frozenset()
+    """The parts of the selection the picture shows: it is redrawn when one of them changes."""
+    KEYS: ClassVar[frozenset[str]] = frozenset()
+    """The browsing keys' actions (`browse.BROWSE_ACTIONS`) that act here."""
+    SELECTS: ClassVar[Part | None] = None
+    """What ←/→ select here (None: nothing; then ←/→ are not offered)."""
 
     def __init__(self, state: BrowseState, *, id: str | None = None, graphics: Graphics = HALFBLOCK) -> None:
         super().__init__(id=id)
@@ -52,6 +60,18 @@ class ImageView(Vertical):
         return self.query_one(
             ".picture-view", HalfBlockView if not self.graphics.protocol else ProtocolImageView
         )
+
+    def selects(self) -> Part | None:
+        """What ←/→ select here now (the traversal's depends on what it sweeps around)."""
+        return self.SELECTS
+
+    def takes(self, action: str) -> bool:
+        """Whether a browsing key acts on this view as it is now."""
+        return action in self.KEYS and (action != "browse" or self.selects() is not None)
+
+    def tab_shown(self) -> None:
+        """Its tab has just opened: draw it if it went out of date while hidden."""
+        self.update_view()
 
     def on_resize(self) -> None:
         self.stale = True
@@ -114,6 +134,10 @@ def page_of(selected: int, per_page: int, total: int) -> tuple[int, int]:
 class ReconstructionView(ImageView):
     """Test images (top of each pair) over their reconstructions; ←/→ selects an image."""
 
+    DRAWS = frozenset({"image"})
+    KEYS = frozenset({"browse"})
+    SELECTS = "image"
+
     def title_text(self) -> str:
         return "Reconstructions: test images over their reconstructions"
 
@@ -160,6 +184,10 @@ class ReconstructionView(ImageView):
 class SamplesView(ImageView):
     """Decodings of a fixed z ~ N(0, I) (the same z every epoch); `n` draws a new z."""
 
+    DRAWS = frozenset({"sample", "draw"})
+    KEYS = frozenset({"browse", "new_samples"})
+    SELECTS = "sample"
+
     def title_text(self) -> str:
         return "Samples decoded from z ~ N(0, I)"
 
@@ -196,6 +224,13 @@ class SamplesView(ImageView):
 class TraversalView(ImageView):
     """One row per latent dimension, sweeping it from −3 to +3 around a base code (the selected
     test image's μ or sample's z, or 0); ↑/↓ selects."""
+
+    DRAWS = frozenset({"image", "sample", "dimension", "draw", "base"})
+    KEYS = frozenset({"browse", "dimension", "toggle_base"})
+
+    def selects(self) -> Part | None:
+        """←/→ move what it sweeps around (nothing, around z = 0)."""
+        return None if self.state.zero_base else self.state.base
 
     def title_text(self) -> str:
         return "Latent traversal"
