@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from vae_tui.core.control import TrainControl
-from vae_tui.core.runinfo import CONFIG_FILE
 
 from .messages import Failed, ModelOpened, OpenedModel, UiBridge
 from .request import Request
@@ -79,7 +78,7 @@ def read_model(request: Request) -> OpenedModel:
     from vae_tui.core.checkpoint import load_model  # noqa: PLC0415
     from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415
     from vae_tui.core.metrics import read_history  # noqa: PLC0415
-    from vae_tui.core.runinfo import final_results, history_seconds  # noqa: PLC0415
+    from vae_tui.core.runinfo import CONFIG_FILE, final_results, history_seconds  # noqa: PLC0415
 
     from .wording import describe  # noqa: PLC0415
 
