@@ -53,10 +53,11 @@ def samples_seed(seed: int) -> int:
     return seed + 2
 
 
-def preview_latents(latent_dim: int, seed: int) -> torch.Tensor:
-    """The run's fixed z ~ N(0, I) for its sample grid: the same every epoch (and in --eval),
-    so successive grids show the samples forming rather than new random draws."""
-    generator = torch.Generator().manual_seed(samples_seed(seed))
+def preview_latents(latent_dim: int, seed: int, draw: int = 0) -> torch.Tensor:
+    """The run's fixed z ~ N(0, I) for its sample grid (draw 0): the same every epoch (and in
+    --eval), so successive grids show the samples forming rather than new random draws. The
+    app's `n` key moves to the next draw, each as reproducible."""
+    generator = torch.Generator().manual_seed(samples_seed(seed) + 1000 * draw)
     return torch.randn(PREVIEW_SAMPLES, latent_dim, generator=generator)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,11 +148,19 @@ def training_time(run_dir: str | os.PathLike[str]) -> tuple[int, float]:
     an epoch stopped and resumed is one row holding both parts). Start-up and the final bound
     are not in it."""
     rows = {
-        r["epoch"]: r["seconds"]
-        for r in read_metrics(Path(run_dir) / FILE_NAME)
-        if _epoch_upto(r, 2**62) and isinstance(r.get("seconds"), int | float)
+        r["epoch"]: r for r in read_metrics(Path(run_dir) / FILE_NAME) if _epoch_upto(r, 2**62) and timed(r)
     }
-    return len(rows), float(sum(rows.values()))
+    return len(rows), epoch_seconds(rows.values())
+
+
+def timed(row: dict[str, Any]) -> bool:
+    return isinstance(row.get("seconds"), int | float)
+
+
+def epoch_seconds(rows: Iterable[dict[str, Any]]) -> float:
+    """The training time of these epoch rows: their `seconds` summed (each epoch's training and
+    held-out pass, over all its sessions); rows without a number there count nothing."""
+    return float(sum(r["seconds"] for r in rows if timed(r)))
 
 
 @dataclass

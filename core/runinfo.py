@@ -18,7 +18,7 @@ from typing import Any
 from . import checkpoint as ckpt
 from .config import kl_weight
 from .metrics import FILE_NAME as METRICS_FILE
-from .metrics import History, read_history, read_metrics
+from .metrics import History, epoch_seconds, read_history, read_metrics
 
 CONFIG_FILE = "config.json"
 """The run's settings, written at the start of every session (for people and tools)."""
@@ -68,7 +68,7 @@ def completion_note(
 
 def history_seconds(history: History) -> float:
     """Training time of the epochs in `history` (each epoch's `seconds`, all its sessions)."""
-    return float(sum(r["seconds"] for r in history.epochs if isinstance(r.get("seconds"), int | float)))
+    return epoch_seconds(history.epochs)
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,3 @@ class TileDecoder:
         for row, d in enumerate(dims):
             z[row, :, d] = values
         return self.decode(z.reshape(-1, self.latent_dim)).reshape(len(dims), steps, 28, 28)
-
-
-def random_latents(count: int, latent_dim: int, seed: int) -> torch.Tensor:
-    """z ~ N(0, I), reproducible from `seed` (the app's `n` key just moves to the next seed)."""
-    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))

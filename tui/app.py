@@ -123,8 +123,7 @@ class VaeApp(RunDisplay):
             self.status.worker_ended()
             if self.main in self.screen_stack:  # not once the app has closed (a test's end)
                 self.epochs_over()
-                self.refresh_bindings()
-                self.refresh_status()
+                self.refresh_status()  # (and the Footer: its keys depend on training_active)
             self.exits.training_over()
 
     # -- the training keys -------------------------------------------------------------------

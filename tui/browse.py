@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from vae_tui.core.tiles import TileDecoder
 
 SAMPLE_COUNT = 64
+"""core.grids.PREVIEW_SAMPLES (that module imports torch): the samples each draw holds."""
 BROWSE_ACTIONS = ("browse", "dimension", "toggle_base", "new_samples")
 """The actions that act on the selection (offered only once there is a model)."""
 OPEN_THEIR_VIEW = ("dimension", "new_samples")
@@ -86,10 +87,9 @@ class BrowseState:
     def draw(self, latent_dim: int) -> Any:
         """The samples' z ~ N(0, I) of draw `sample_seed`: the run's own sample grid's z first
         (the seed core draws it from), then the next reproducible draw at each `n`."""
-        from vae_tui.core.grids import samples_seed  # noqa: PLC0415 - torch
-        from vae_tui.core.tiles import random_latents  # noqa: PLC0415 - torch
+        from vae_tui.core.grids import preview_latents  # noqa: PLC0415 - torch
 
-        return random_latents(SAMPLE_COUNT, latent_dim, samples_seed(self.seed) + 1000 * self.sample_seed)
+        return preview_latents(latent_dim, self.seed, draw=self.sample_seed)
 
     # -- the keys: each returns the parts it changed -----------------------------------------
     def follow(self, selected: Part | None) -> Changes:

@@ -39,7 +39,6 @@ class RunStatus:
     device: str = "…"
     run_dir: str = ""
     swanlab: str = ""
-    started: float = field(default_factory=time.monotonic)
     train_started: float | None = None
     done_batches: int = 0
     """Batches done since this session began (for the ETA)."""

@@ -82,7 +82,8 @@ class MainScreen(Screen):
 
     def active_view(self) -> ImageView | None:
         """The image view shown, if the tab shown has one."""
-        view = self.view(self.active_tab) if self.active_tab else None
+        tab = self.active_tab  # (a query: read once)
+        view = self.view(tab) if tab else None
         return view if isinstance(view, ImageView) else None
 
     def active_view_update(self) -> None:
