@@ -1,8 +1,8 @@
 """Datasets, offline first: find the IDX files, install them into a cache, load them as tensors.
 
 Resolution order for a dataset: `--data-dir` when given (no fallback: the user asked for that
-folder); else the per-user cache; if the cache lacks it, install it there from the copy the
-package bundles (MNIST, package data in `vae_tui/core/mnist/`, found through importlib.resources
+folder); else the per-user cache, which holds the files decompressed; if the cache lacks it,
+install it there from the copy the package bundles (MNIST, package data in `vae_tui/core/mnist/`, found through importlib.resources
 however the package is installed) or the system's (Debian's `dataset-fashion-mnist`); only then
 try torchvision's downloader. Each split is read once into one float tensor in [0, 1], so the
 training loop never touches PIL or a per-sample transform.
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import staged_folder
+from .atomic import staged_folder, write_atomic
 from .errors import DataError
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -90,9 +90,10 @@ def cache_dir() -> Path:
 
 
 def find_file(folder: Path, name: str) -> Path | None:
-    """`name.gz` or `name` in `folder`, or in torchvision's layout below it."""
+    """`name` or `name.gz` in `folder`, or in torchvision's layout below it (the plain file
+    first: it reads ~8× faster)."""
     for sub in (folder, *folder.glob("*/raw")):
-        for candidate in (sub / f"{name}.gz", sub / name):
+        for candidate in (sub / name, sub / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
     return None
@@ -182,8 +183,8 @@ def verify_checksums(folder: Path, md5: dict[str, str]) -> list[str]:
 
 
 def install_from(source: Path, target: Path, spec: DatasetSpec, splits: Sequence[str] = SPLITS) -> None:
-    """Copy the files of `splits` (and any other of the four that `source` has) into `target` via
-    a temp folder, so a half-copied cache never exists."""
+    """Copy the files of `splits` (and any other of the four that `source` has) into `target`,
+    decompressed (`expand_cache` says why), via a temp folder, so a half-copied cache never exists."""
     if not source.is_dir():
         raise DataError(f"{source} does not exist")
     if missing := missing_files(source, splits):
@@ -196,7 +197,25 @@ def install_from(source: Path, target: Path, spec: DatasetSpec, splits: Sequence
         for name in names:
             src = find_file(source, name)
             assert src is not None
-            shutil.copyfile(src, staging / src.name)
+            if src.suffix == ".gz":
+                (staging / name).write_bytes(read_raw(src))
+            else:
+                shutil.copyfile(src, staging / name)
+
+
+def expand_cache(folder: Path) -> None:
+    """Decompress, once, the .gz files a cache installed by an earlier vae-tui holds (beside
+    them, atomically; `find_file` then reads the plain ones). Every start reads the training
+    images before its first batch: ~20 ms from a plain file, ~170 ms to gunzip (2 cores).
+    A cache that cannot be written, or a broken file, is left as it is (loading reports the latter)."""
+    for name in FILE_NAMES:
+        packed, plain = folder / f"{name}.gz", folder / name
+        if packed.is_file() and not plain.exists():
+            try:
+                content = read_raw(packed)
+                write_atomic(plain, lambda f, content=content: f.write(content), durable=False)
+            except (DataError, OSError):
+                return
 
 
 def download_with_torchvision(spec: DatasetSpec, target: Path) -> None:
@@ -249,6 +268,7 @@ def resolve_dataset_dir(
     target = (cache or cache_dir()) / "datasets" / spec.name
     tried: list[str] = []
     if not (missing := missing_files(target, splits)):
+        expand_cache(target)
         return target
     tried.append(f"cache {target}: " + (f"lacks {', '.join(missing)}" if target.is_dir() else "missing"))
     if spec.seed_dir is not None:

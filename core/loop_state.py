@@ -28,6 +28,7 @@ from .errors import TrainingDiverged
 from .events import BatchEnd, CheckpointSaved, ModelSnapshot, RunStarted
 from .grids import PREVIEW_IMAGES
 from .model import VAE
+from .optimizer import FusedAdamW
 
 
 def read_rows(pending: list[Any]) -> list[tuple[float, float, float]]:
@@ -92,7 +93,8 @@ class LoopState:
     device: torch.device
     run_dir: Path
     model: VAE
-    optimizer: torch.optim.AdamW
+    optimizer: torch.optim.AdamW | FusedAdamW
+    """`optimizer.make_optimizer`'s: torch's update either way, and its `state_dict` format."""
     noise: torch.Generator
     """The reparameterization noise's own generator: its state is checkpointed for exact resume."""
     x_train: torch.Tensor

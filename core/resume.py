@@ -77,6 +77,7 @@ def check_restorable(saved: ckpt.RunCheckpoint, config: TrainConfig, path: Path)
 
     from .device import resolve_device  # noqa: PLC0415
     from .model import VAE  # noqa: PLC0415
+    from .optimizer import make_optimizer  # noqa: PLC0415
 
     dims = ckpt.architecture(saved.model, path)
     expected = {k: getattr(config, k) for k in dims}
@@ -90,7 +91,7 @@ def check_restorable(saved: ckpt.RunCheckpoint, config: TrainConfig, path: Path)
     try:
         model = VAE(**dims)
         model.load_state_dict(saved.model)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+        optimizer = make_optimizer(model, config.lr)  # torch's AdamW would import torch._dynamo (~1 s)
         optimizer.load_state_dict(saved.optimizer)
         for param in model.parameters():
             for key, value in optimizer.state.get(param, {}).items():

@@ -23,6 +23,7 @@ from .runlock import refuse_if_trained
 
 if TYPE_CHECKING:
     from .consumers import Consumer
+    from .threads import BusyCores
     from .tracking import SwanLabTracker
 
 
@@ -76,16 +77,17 @@ def standard_consumers(config: TrainConfig) -> list[Consumer]:
     return [MetricsWriter(), GridWriter(), SwanLabTracker(config.swanlab)]
 
 
-APP_UI_THREADS = 1
+APP_UI_THREADS = 0
 """Threads of the app's own that stay busy while it trains (its UI loop)."""
 
 
-def threads_for(config: TrainConfig, ui_threads: int = 0) -> int:
+def threads_for(config: TrainConfig, ui_threads: int = 0, busy: BusyCores | None = None) -> int:
     """Torch threads for a run of `config` beside `ui_threads` busy UI threads: SwanLab's writer,
-    when tracking, is one more (core/threads.py says why, and takes off cores busy elsewhere)."""
-    from .threads import training_threads  # noqa: PLC0415 - torch
+    when tracking, is one more (core/threads.py says why, and takes off cores busy elsewhere,
+    as `busy` measured them, or measures them now)."""
+    from .threads import training_threads  # noqa: PLC0415
 
-    return training_threads(ui_threads + int(config.swanlab != "disabled"))
+    return training_threads(ui_threads, busy)
 
 
 class TrainingRun:
@@ -103,15 +105,20 @@ class TrainingRun:
         ui_threads: int = 0,
         threads: int | None = None,
     ) -> None:
+        from .swanlab_load import preload  # noqa: PLC0415
+        from .threads import BusyCores  # noqa: PLC0415
         from .tracking import SwanLabTracker  # noqa: PLC0415
 
+        if plan.config.swanlab != "disabled":
+            preload()  # before `standard_consumers` imports torch: not during the first epoch
+        busy = BusyCores() if threads is None else None  # its 0.25 s look, also while torch imports
         self.plan = plan
         self.control = control or TrainControl()
         self.consumers = standard_consumers(plan.config)
         self.tracker: SwanLabTracker | None = next(
             (c for c in self.consumers if isinstance(c, SwanLabTracker)), None
         )
-        self.threads = threads if threads is not None else threads_for(plan.config, ui_threads)
+        self.threads = threads if threads is not None else threads_for(plan.config, ui_threads, busy)
         self.run_dir = plan.config.run_dir
         """The run folder: a new run's default one is claimed as training starts."""
         self.started = False

@@ -1,18 +1,30 @@
-"""How many threads torch trains with: every core that nothing else in or beside the process keeps busy."""
+"""How many threads torch trains with: every core that nothing else in or beside the process keeps busy.
+
+Torch-free at import: a run starts `BusyCores` (a 0.25 s look at /proc/stat, on a side thread)
+before it imports torch, so the look overlaps torch's seconds of imports instead of delaying
+the first batch; `training_threads` then reads its answer.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
 
-import torch
 
-TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (one per core), read at import
+@functools.cache
+def torch_default_threads() -> int:
+    """Torch's own choice (one per core), read once: before any run sets its own count."""
+    import torch  # noqa: PLC0415 - this module stays torch-free until a count is needed
+
+    return torch.get_num_threads()
 
 
-def training_threads(busy_threads: int) -> int:
+def training_threads(busy_threads: int, busy: BusyCores | None = None) -> int:
     """Torch threads for a run that shares the process with `busy_threads` other busy threads
-    (SwanLab's writer; the app's UI): torch's default (one per core) minus those, at least 1.
+    (the app's UI): torch's default (one per core) minus those and the cores `busy` found busy
+    elsewhere (measured now if None), at least 1.
 
     Torch's OpenMP threads meet at a barrier after every op, so when one of them loses its core
     to another thread, every op waits for it. Measured on 2 cores (benchmarks/train_speed.py,
@@ -24,7 +36,28 @@ def training_threads(busy_threads: int) -> int:
     without SwanLab ran at 4,700–6,800 img/s with 2 threads and 13,400–20,900 with 1 (idle: 28–31k
     with 2, ~19k with 1), so cores busy right now are taken off as well.
     """
-    return max(1, TORCH_DEFAULT_THREADS - busy_threads - busy_cores())
+    elsewhere = busy.result() if busy is not None else busy_cores()
+    return max(1, torch_default_threads() - busy_threads - elsewhere)
+
+
+class BusyCores:
+    """`busy_cores()`, measured on a side thread from construction on; `result()` waits for it.
+
+    Started before torch is imported, the measurement (mostly a sleep) is over long before the
+    run needs its answer. This process's own threads busy meanwhile (torch's import, the app's
+    first frames) are not counted: `busy_cores` takes off the CPU time the process itself used."""
+
+    def __init__(self) -> None:
+        self._value = 0
+        self._thread = threading.Thread(target=self._measure, name="busy-cores", daemon=True)
+        self._thread.start()
+
+    def _measure(self) -> None:
+        self._value = busy_cores()
+
+    def result(self) -> int:
+        self._thread.join()
+        return self._value
 
 
 def busy_cores(interval: float = 0.25) -> int:
@@ -48,3 +81,17 @@ def busy_cores(interval: float = 0.25) -> int:
     busy = (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
     own = (own1 - own0) / max(wall1 - wall0, 1e-9)
     return max(0, int(busy - own + 0.5))
+
+
+def serial_on_this_thread() -> None:
+    """Run torch's ops on the calling thread without threads of their own (torch's count is per
+    thread: a training thread elsewhere keeps its own).
+
+    For a thread that uses torch beside a training thread, like the app's UI decoding previews.
+    OpenMP (GNU's, in torch's Linux builds) gives every thread that starts parallel work a team
+    of its own; once all teams' threads outnumber the cores, each waits for work by sleeping
+    instead of spinning, so each of a training step's ~40 ops pays a wake-up: the app trained at
+    2 threads took ~50,000 context switches in 5 s this way and ran slower than at 1 thread."""
+    import torch  # noqa: PLC0415
+
+    torch.set_num_threads(1)

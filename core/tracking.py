@@ -33,11 +33,13 @@ from typing import Any
 
 from .atomic import write_text_atomic
 from .events import BatchEnd, EpochEnd, EpochImages, Event, FinalEvaluation, RunStarted
+from .swanlab_load import probes_on, run_when_idle
 
 log = logging.getLogger("vae_tui")
 PROJECT = "vae-tui"
 CLOSE_TIMEOUT = 60.0  # seconds to wait for the tail of the log to be written at the end
 RUN_ID_FILE = "run_id"
+DRAIN_EVERY = 0.5  # seconds the writer lets records gather before it wakes (see `_next_items`)
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -107,8 +109,11 @@ class SwanLabTracker:
         self._failed = threading.Event()
         self._abandoned = threading.Event()
         self._done = threading.Event()
+        self._wake = threading.Event()  # ends the writer's wait for more records: closing
         self._last_step = 0
         self._resume_id: str | None = None
+        self.monitor = False
+        """Whether SwanLab's system probes run (`probes_on`), known at RunStarted."""
         self.active_mode: str | None = None
         """The mode SwanLab actually runs in (`offline` after a failed cloud start)."""
         self.run_id: str | None = None
@@ -126,6 +131,7 @@ class SwanLabTracker:
             # Only a run that already trained continues its SwanLab run; a run that starts from
             # step 0 (new, or retried after dying before its first checkpoint) gets a fresh one.
             self._resume_id = saved_run_id(self.run_dir) if event.start_step > 0 else None
+            self.monitor = probes_on(event.config.get("swanlab_monitor", "auto"), event.device)
             self._thread = threading.Thread(
                 target=self._serve, args=(event.config,), name="swanlab", daemon=True
             )
@@ -163,11 +169,13 @@ class SwanLabTracker:
     def abandon(self) -> None:
         """Stop waiting for SwanLab (the user asked to quit now); safe from a signal handler."""
         self._abandoned.set()
+        self._wake.set()
 
     def close(self, state: str) -> None:
         if self._thread is None:
             return
         self._queue.put(("finish", state))
+        self._wake.set()
         # Waits on an Event, not Thread.join: a Ctrl-C that interrupts join() makes CPython
         # consider the thread finished (bpo-45274), and the polling lets `abandon` end the wait.
         deadline = time.monotonic() + CLOSE_TIMEOUT
@@ -189,7 +197,8 @@ class SwanLabTracker:
 
     # -- SwanLab thread ----------------------------------------------------------------------
     def _init(self, swanlab: Any, config: dict[str, Any], mode: str) -> Any:
-        settings = swanlab.Settings(interactive=False, terminal={"proxy_type": "none"})
+        probes = {"monitor": self.monitor, "requirements": self.monitor, "git": self.monitor}
+        settings = swanlab.Settings(interactive=False, terminal={"proxy_type": "none"}, probe=probes)
         folder = swanlab_dir(self.run_dir)
         folder.mkdir(parents=True, exist_ok=True)
         resume: dict[str, Any] = {"id": self._resume_id, "resume": "allow"} if self._resume_id else {}
@@ -235,7 +244,32 @@ class SwanLabTracker:
         self.active_mode = "offline"
         return swanlab
 
+    def _next_items(self) -> list[tuple[str, Any]]:
+        """What is queued, waiting for the first item and then `DRAIN_EVERY` seconds more: a few
+        wake-ups a second rather than one per batch (core/swanlab_load.py says why that matters)."""
+        items = [self._queue.get()]
+        if items[0][0] != "finish":
+            self._wake.wait(DRAIN_EVERY)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                items.append(self._queue.get_nowait())
+        return items
+
+    def _write(self, swanlab: Any, kind: str, item: Any) -> None:
+        if kind == "log":
+            payload, step = item
+            swanlab.log(payload, step=step)
+        else:
+            swanlab.log(
+                {
+                    "images/reconstructions": swanlab.Image(item.reconstructions),
+                    "images/samples": swanlab.Image(item.samples),
+                },
+                step=item.step,
+            )
+
     def _serve(self, config: dict[str, Any]) -> None:
+        run_when_idle()  # SwanLab's threads, started from this one, inherit it
         try:
             self._serve_queue(config)
         finally:
@@ -251,21 +285,11 @@ class SwanLabTracker:
                 log.warning("SwanLab unavailable (%s); training goes on without tracking", one_line(e))
                 return
             while True:
-                kind, item = self._queue.get()
-                if kind == "finish":
-                    swanlab.finish(state=item)
-                    return
-                if kind == "log":
-                    payload, step = item
-                    swanlab.log(payload, step=step)
-                else:
-                    swanlab.log(
-                        {
-                            "images/reconstructions": swanlab.Image(item.reconstructions),
-                            "images/samples": swanlab.Image(item.samples),
-                        },
-                        step=item.step,
-                    )
+                for kind, item in self._next_items():
+                    if kind == "finish":
+                        swanlab.finish(state=item)
+                        return
+                    self._write(swanlab, kind, item)
         except BaseException as e:  # noqa: BLE001 - tracking must never stop training
             self._failed.set()
             log.warning("SwanLab tracking stopped: %s (training goes on)", one_line(e))

@@ -31,25 +31,18 @@ from .evaluate import EvaluationStopped, evaluate, heldout_elbo
 from .events import EpochEnd, EpochImages, Event, FinalEvaluation, Paused, RunFinished
 from .grids import preview_grids, preview_latents
 from .loop_state import EpochTally, LoopState
-from .loss import vae_loss
 from .memory import check_training
 from .model import VAE
+from .optimizer import make_optimizer
 from .runinfo import CONFIG_FILE
 from .runlock import RunLock, prepare_run_dir
+from .step import STEPS
 
 
 def epoch_permutation(seed: int, epoch_index: int, n: int) -> torch.Tensor:
     """The data order of one epoch, a pure function of (seed, epoch) so resume can replay it."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch_index)
     return torch.randperm(n, generator=g)
-
-
-def make_optimizer(model: VAE, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with the fused kernel where torch has one for the device (fewer launches per step)."""
-    try:
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, fused=True)
-    except (RuntimeError, ValueError):
-        return torch.optim.AdamW(model.parameters(), lr=config.lr)
 
 
 def train(
@@ -112,7 +105,7 @@ def start(config: TrainConfig, resume: RunCheckpoint | None, threads: int | None
 
     torch.manual_seed(config.seed)
     model = VAE(config.input_dim, config.hidden_dim, config.latent_dim).to(device)
-    optimizer = make_optimizer(model, config, device)
+    optimizer = make_optimizer(model, config.lr)
     noise = torch.Generator(device=device).manual_seed(config.seed + 1)
     loop = LoopState(
         config,
@@ -184,18 +177,17 @@ def train_batch(loop: LoopState, order: torch.Tensor, tally: EpochTally) -> None
     bs = loop.config.batch_size
     # index_select: the same rows as x_train[idx], without advanced indexing's overhead.
     x = loop.x_train.index_select(0, order[loop.batch * bs : (loop.batch + 1) * bs])
-    mu, logvar = loop.model.encode(x)
-    z = loop.model.reparameterize(mu, logvar, loop.noise)
-    terms = vae_loss(loop.model.decode_logits(z), x, mu, logvar, tally.beta)
-    loop.optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
+    eps = torch.randn(
+        (x.shape[0], loop.model.latent_dim), generator=loop.noise, device=x.device, dtype=x.dtype
+    )
+    terms = STEPS[loop.config.step](loop.model, x, eps, tally.beta)
     loop.optimizer.step()
     loop.step += 1
     loop.batch += 1
     if loop.on_cpu:
         tally.pending.append((terms.total.item(), terms.bce.item(), terms.kld.item()))
     else:
-        tally.pending.append(torch.stack([t.detach() for t in terms]))
+        tally.pending.append(torch.stack(list(terms)))
     tally.sizes.append(x.shape[0])
 
 

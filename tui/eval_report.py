@@ -31,14 +31,23 @@ def format_report(r: dict[str, Any], path: str) -> str:
 
 def run_eval(request: Request) -> int:
     log_warnings_to_stderr()
+    from vae_tui.core.threads import BusyCores, training_threads  # noqa: PLC0415 - torch-free
+
+    busy = BusyCores()  # its 0.25 s look at the other processes' load overlaps torch's import
+    import torch  # noqa: PLC0415 - after BusyCores started, so its look overlaps the import
+
     from vae_tui.core.checkpoint import load_model  # noqa: PLC0415
     from vae_tui.core.config import EVAL_IWAE_K  # noqa: PLC0415
-    from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415 - torch from here
+    from vae_tui.core.data import load_split, resolve_dataset_dir  # noqa: PLC0415
     from vae_tui.core.device import resolve_device  # noqa: PLC0415
     from vae_tui.core.evaluate import evaluate  # noqa: PLC0415
     from vae_tui.core.memory import check_evaluation  # noqa: PLC0415
 
     assert request.checkpoint is not None  # (the CLI refuses --eval without it)
+    # Every core no other process keeps busy: torch's threads wait for each other after every op,
+    # so one that loses its core stalls them all (K = 1000 on 300 images, 2 cores, one busy loop
+    # beside it: 2 threads 3.6 s, 1 thread 2.0 s; idle: 2 threads 1.0 s, 1 thread 1.8 s).
+    torch.set_num_threads(training_threads(0, busy))
     device = resolve_device(request.config.device)
     loaded = load_model(request.checkpoint, device)
     k = request.config.iwae_k if request.given("iwae_k") else EVAL_IWAE_K

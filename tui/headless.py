@@ -252,11 +252,14 @@ def _train(plan: RunPlan, control: TrainControl, signals: StopOnSignals) -> int:
         return signals.exit_code
     from vae_tui.core.run import TrainingRun  # noqa: PLC0415
 
+    # Built before torch loads: on a terminal its progress bar imports rich (~20 ms), which would
+    # otherwise come between torch's import and the first batch.
+    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty())
     run = TrainingRun(plan, control)  # torch loads from here on
     if control.stop_requested:
         signals.say("stopped before training started; nothing was written")
         return signals.exit_code
-    printer = HeadlessPrinter(sys.stdout, progress=sys.stdout.isatty(), tracker=run.tracker)
+    printer.tracker = run.tracker
     if run.tracker is not None:
         signals.on_quit.append(run.tracker.abandon)
     try:

@@ -241,8 +241,10 @@ class RunDisplay(App[int]):
     ) -> None:
         """Browse these weights: trained `epoch` epochs and `batch` batches of the next; `live`
         when they are the running model's, so a mid-epoch copy is the weights as they are now."""
+        from vae_tui.core.threads import serial_on_this_thread  # noqa: PLC0415
         from vae_tui.core.tiles import TileDecoder  # noqa: PLC0415
 
+        serial_on_this_thread()  # before this thread's first op (cheap to repeat)
         self.state.show(TileDecoder(weights, self.test_images, self.test_labels), epoch, batch, live)
         if not self._gc_frozen:
             # Torch, Textual and the data are loaded now and live as long as the app. Without

@@ -178,10 +178,8 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(wheel: Path, tmp_path:
                   "--swanlab", "disabled").stdout  # fmt: skip
     assert "--- Epoch [1/1] Summary ---" in trained
     (checkpoint,) = work.glob("runs/*/checkpoint.pt")
-    # The data came from the wheel's package data, installed into the (empty) cache.
-    assert sorted(p.name for p in (home / ".cache/vae-tui/datasets/mnist").iterdir()) == sorted(
-        f"{name}.gz" for name in FILE_NAMES
-    )
+    # The data came from the wheel's package data, installed (decompressed) into the empty cache.
+    assert sorted(p.name for p in (home / ".cache/vae-tui/datasets/mnist").iterdir()) == sorted(FILE_NAMES)
 
     drawn = run_in_terminal([vae_tui, "--checkpoint", str(checkpoint.relative_to(work))], work, env,
                             keys=b"q", until="Reconstructions")  # fmt: skip

@@ -21,6 +21,7 @@ import torch
 from vae_tui.core import checkpoint as ckpt
 from vae_tui.core.config import TrainConfig
 from vae_tui.core.consumers import drive
+from vae_tui.core.data import BUNDLED_MNIST
 from vae_tui.core.model import VAE
 from vae_tui.core.run import standard_consumers
 from vae_tui.core.train import train
@@ -265,7 +266,7 @@ def results(
 ) -> tuple[Path, dict[str, subprocess.CompletedProcess[str]]]:
     server = fork_server()  # starts importing now, while the files are made
     root = tmp_path_factory.mktemp("bad-input")
-    jobs = build_jobs(root, mnist_dir)
+    jobs = build_jobs(root, BUNDLED_MNIST)  # the .gz files (the cache holds them decompressed)
     assert set(jobs) == set(CASES)
     before = (root / "good-run" / "checkpoint.pt").read_bytes()
     with ThreadPoolExecutor(1) as pool:

@@ -38,6 +38,8 @@ BAD = [
     ("test_limit", "64", "must be an integer"),
     ("run_dir", 3, "must be a path"),
     ("swanlab", "online", "must be one of offline, cloud, disabled"),
+    ("swanlab_monitor", "yes", "must be one of auto, on, off"),
+    ("step", "compiled", "must be one of fused, autograd"),
     ("iwae_k", -1, "must be ≥ 0"),
 ]
 

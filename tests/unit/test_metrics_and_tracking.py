@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -175,3 +176,45 @@ def test_the_tracker_knows_its_log_folders_and_the_command_that_uploads_them(
     assert resumed.run_id == tracker.run_id
     assert resumed.sync_command() == f"swanlab sync {folders[0]} {folders[1]}"
     assert SwanLabTracker("disabled").sync_command() is None
+
+
+@pytest.mark.parametrize(("setting", "snapshot"), [("auto", False), ("on", True), ("off", False)])
+def test_swanlab_system_probes_follow_the_monitor_setting(
+    tiny_config: TrainConfig, setting: str, snapshot: bool
+) -> None:
+    """On a CPU, `auto` leaves SwanLab's probes off; `on` turns them on (their environment
+    snapshot, requirements.txt, shows it in the offline log)."""
+    config = tiny_config.with_(swanlab="offline", swanlab_monitor=setting, epochs=1, iwae_k=0)
+    consumers = standard_consumers(config)
+    drive(train(config), consumers)
+    tracker = next(c for c in consumers if isinstance(c, SwanLabTracker))
+    assert tracker.monitor is snapshot
+    assert (tracker.log_dir / "files" / "requirements.txt").exists() is snapshot
+
+
+def test_probes_are_on_for_gpu_runs_only_by_default() -> None:
+    from vae_tui.core.swanlab_load import probes_on
+
+    assert probes_on("auto", "cuda:0") and probes_on("auto", "mps")
+    assert not probes_on("auto", "cpu")
+    assert probes_on("on", "cpu") and not probes_on("off", "cuda")
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_tracker_thread_runs_only_on_idle_cores(tiny_config: TrainConfig) -> None:
+    """It and SwanLab's threads (which inherit its policy) never take a core from torch's."""
+    import threading
+
+    from vae_tui.core.swanlab_load import run_when_idle
+
+    seen = []
+
+    def probe() -> None:
+        run_when_idle()
+        seen.append(os.sched_getscheduler(0))
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert seen == [os.SCHED_IDLE]
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller's own thread is untouched
