@@ -151,7 +151,9 @@ def patch_consumers(marks: Marks, consumers: Any) -> None:
 
 def patch_run(marks: Marks, run: Any) -> None:
     wrap(marks, run, "standard_consumers")
-    wrap(marks, run, "threads_for")
+    from vae_tui.core import threads  # torch-free; TrainingRun looks the function up as it starts
+
+    wrap(marks, threads, "training_threads")
     wrap(marks, run.TrainingRun, "__init__", "TrainingRun.__init__")
 
 

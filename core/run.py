@@ -23,7 +23,6 @@ from .runlock import refuse_if_trained
 
 if TYPE_CHECKING:
     from .consumers import Consumer
-    from .threads import BusyCores
     from .tracking import SwanLabTracker
 
 
@@ -77,36 +76,21 @@ def standard_consumers(config: TrainConfig) -> list[Consumer]:
     return [MetricsWriter(), GridWriter(), SwanLabTracker(config.swanlab)]
 
 
-APP_UI_THREADS = 0
-"""Threads of the app's own that stay busy while it trains (its UI loop)."""
-
-
-def threads_for(config: TrainConfig, ui_threads: int = 0, busy: BusyCores | None = None) -> int:
-    """Torch threads for a run of `config` beside `ui_threads` busy UI threads: SwanLab's writer,
-    when tracking, is one more (core/threads.py says why, and takes off cores busy elsewhere,
-    as `busy` measured them, or measures them now)."""
-    from .threads import training_threads  # noqa: PLC0415
-
-    return training_threads(ui_threads, busy)
-
-
 class TrainingRun:
     """A planned run wired to the standard consumers, ready to be driven once.
 
-    `ui_threads`: threads of this process that stay busy while it trains (the app's UI: 1); with
-    SwanLab's writer they are taken off torch's thread count (`threads_for`).
-    `threads` fixes the count instead (the benchmark sets its own)."""
+    Torch trains on every core no other process keeps busy (`threads.training_threads`);
+    `threads` fixes the count instead."""
 
     def __init__(
         self,
         plan: RunPlan,
         control: TrainControl | None = None,
         *,
-        ui_threads: int = 0,
         threads: int | None = None,
     ) -> None:
         from .swanlab_load import preload  # noqa: PLC0415
-        from .threads import BusyCores  # noqa: PLC0415
+        from .threads import BusyCores, training_threads  # noqa: PLC0415
         from .tracking import SwanLabTracker  # noqa: PLC0415
 
         if plan.config.swanlab != "disabled":
@@ -118,7 +102,7 @@ class TrainingRun:
         self.tracker: SwanLabTracker | None = next(
             (c for c in self.consumers if isinstance(c, SwanLabTracker)), None
         )
-        self.threads = threads if threads is not None else threads_for(plan.config, ui_threads, busy)
+        self.threads = threads if threads is not None else training_threads(busy)
         self.run_dir = plan.config.run_dir
         """The run folder: a new run's default one is claimed as training starts."""
         self.started = False

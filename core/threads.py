@@ -21,23 +21,19 @@ def torch_default_threads() -> int:
     return torch.get_num_threads()
 
 
-def training_threads(busy_threads: int, busy: BusyCores | None = None) -> int:
-    """Torch threads for a run that shares the process with `busy_threads` other busy threads
-    (the app's UI): torch's default (one per core) minus those and the cores `busy` found busy
-    elsewhere (measured now if None), at least 1.
+def training_threads(busy: BusyCores | None = None) -> int:
+    """Torch threads for a run: torch's default (one per core) minus the cores `busy` found
+    busy elsewhere (measured now if None), at least 1.
 
     Torch's OpenMP threads meet at a barrier after every op, so when one of them loses its core
-    to another thread, every op waits for it. Measured on 2 cores (benchmarks/train_speed.py,
-    full epochs, side by side, median of 3): headless without SwanLab, 2 threads ran 1.21× faster
-    than 1; with SwanLab offline, 1 thread was faster (2 threads: 0.93×); in the app, 1 thread
-    trained 1.56× faster than 2 (16,015 vs 10,295 img/s).
-
-    Cores other processes keep busy count too: on 2 cores with one busy loop beside it, headless
-    without SwanLab ran at 4,700–6,800 img/s with 2 threads and 13,400–20,900 with 1 (idle: 28–31k
-    with 2, ~19k with 1), so cores busy right now are taken off as well.
+    to another thread, every op waits for it: on 2 cores with one busy loop beside it, headless
+    training ran at 4,700–6,800 img/s with 2 threads and 13,400–20,900 with 1 (idle: 28–31k with
+    2, ~19k with 1), so cores busy right now are taken off. The process's own other threads are
+    kept off torch's cores instead: SwanLab's run only on idle cores (core/swanlab_load.py), and
+    the app's UI thread works in short bursts on one torch thread (`serial_on_this_thread`).
     """
     elsewhere = busy.result() if busy is not None else busy_cores()
-    return max(1, torch_default_threads() - busy_threads - elsewhere)
+    return max(1, torch_default_threads() - elsewhere)
 
 
 class BusyCores:

@@ -47,7 +47,7 @@ def run_eval(request: Request) -> int:
     # Every core no other process keeps busy: torch's threads wait for each other after every op,
     # so one that loses its core stalls them all (K = 1000 on 300 images, 2 cores, one busy loop
     # beside it: 2 threads 3.6 s, 1 thread 2.0 s; idle: 2 threads 1.0 s, 1 thread 1.8 s).
-    torch.set_num_threads(training_threads(0, busy))
+    torch.set_num_threads(training_threads(busy))
     device = resolve_device(request.config.device)
     loaded = load_model(request.checkpoint, device)
     k = request.config.iwae_k if request.given("iwae_k") else EVAL_IWAE_K

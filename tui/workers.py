@@ -30,10 +30,10 @@ Post = Callable[[Message], Any]
 
 
 def start_training_run(plan: RunPlan, control: TrainControl) -> TrainingRun:
-    """The real run, with one core left to the UI."""
-    from vae_tui.core.run import APP_UI_THREADS, TrainingRun  # noqa: PLC0415 - torch
+    """The real run (on every free core: the UI thread keeps off torch's, `serial_on_this_thread`)."""
+    from vae_tui.core.run import TrainingRun  # noqa: PLC0415 - torch
 
-    return TrainingRun(plan, control, ui_threads=APP_UI_THREADS)
+    return TrainingRun(plan, control)
 
 
 def train(
