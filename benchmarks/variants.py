@@ -1,11 +1,12 @@
 """What one round of the benchmark runs, and how one of them is measured.
 
 - `disabled`: `TrainingRun` (the wiring `--train-only` uses) with `--swanlab disabled`, at the
-  threads it picks itself (`run.threads_for`), as `--train-only` would;
+  threads it picks itself (`threads.training_threads`), as `--train-only` would;
 - `default`: the same with the defaults (SwanLab offline): the run a user gets;
 - `autograd`: `default` with `TrainConfig(step="autograd")` (torch's autograd, not the fused step);
 - `default@N`: `default` at N torch threads (asked for with `--threads`);
-- `app`: the Textual app with the defaults (`app_run.py`), at the threads it picks itself;
+- `app`: `vae-tui` with the defaults, in a fresh process on a 200×50 pty (`app_terminal.py`),
+  at the threads it picks itself;
 - `reference`: the textbook loop (`reference_loop.py`), at torch's default threads;
 - `floor`: the matmul floor of the same epoch (`flop_floor.epoch_floor`), measured beside them.
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app_run import run_app
+from app_terminal import run_app
 from machine import RssSampler, loadavg_1min
 from mnist_files import TRAIN_SIZE
 from reference_loop import run_reference
