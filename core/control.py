@@ -18,6 +18,7 @@ class TrainControl:
         self._snapshot = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._hold_until = 0.0  # time.monotonic() before which no batch starts (`hold`)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -54,6 +55,25 @@ class TrainControl:
             if self._save.is_set() or self._snapshot.is_set():
                 break
         return time.perf_counter() - start
+
+    def hold(self, seconds: float) -> None:
+        """Start no batch for the next `seconds` (a longer hold already asked for stands).
+
+        The app asks for this on each key press: its UI then has the cores to itself for the
+        few tens of milliseconds a redraw takes, instead of fighting torch's threads (and the
+        training thread's hold on the GIL) for them; training loses as little per press."""
+        self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+
+    @property
+    def holding(self) -> bool:
+        return self._hold_until > time.monotonic()
+
+    def wait_out_hold(self) -> float:
+        """Block until a hold is over (or a stop is asked for); the seconds it waited."""
+        start = time.monotonic()
+        while (left := self._hold_until - time.monotonic()) > 0 and not self._stop.is_set():
+            time.sleep(min(left, 0.01))
+        return time.monotonic() - start
 
     def take_save_request(self) -> bool:
         return _take(self._save)

@@ -157,6 +157,7 @@ def serve_control(
         yield from tally.report(loop.batch, loop.step)
         yield Paused(tally.epoch_index + 1, loop.batch, loop.step, tally.beta)
     tally.paused += control.wait_while_paused()
+    control.wait_out_hold()  # a key press in the app: counted as training time, it is a trade
     if control.stop_requested:
         yield from tally.report(loop.batch, loop.step)
         tally.sums["seconds"] = tally.seconds()

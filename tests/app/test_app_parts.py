@@ -193,3 +193,29 @@ def test_the_clock_counts_training_time_only(clock: FakeClock) -> None:
     s.run_finished(RunFinished(1, 5, "stopped", 3.0))
     clock.now += 100  # the clock stopped with training
     assert s.elapsed() == pytest.approx(3) and s.phase == "stopped"
+
+
+async def test_a_key_press_while_training_holds_the_next_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each key asks training to wait a moment (`TrainControl.hold`), so its redraw has the cores;
+    browsing a finished run asks nothing of a trainer that is gone."""
+    from vae_tui.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "KEY_HOLD_SECONDS", 3600.0)  # long enough to be seen
+    runs = FakeRuns(tmp_path / "run", pause_at_step=30)
+    request = parse_request(["--run-dir", str(tmp_path / "run"), "--swanlab", "disabled", "--epochs", "3",
+                             "--train-limit", "1280", "--batch-size", "64", "--iwae-k", "0"])  # fmt: skip
+    app = make_app(request, start_run=runs)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.paused_at_step == 30 and app.state.decoder is not None)
+        assert not app.control.holding
+        await pilot.press("right")
+        assert app.control.holding
+        app.control.request_stop()  # a stop is never held up
+        assert app.control.wait_out_hold() < 1.0
+        await wait_for(pilot, lambda: not app.training_active)
+        app.control = type(app.control)()
+        await pilot.press("right")
+        assert not app.control.holding
+        await pilot.press("q", "q")

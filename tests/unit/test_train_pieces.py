@@ -121,3 +121,29 @@ def test_the_tally_stops_on_a_non_finite_loss_naming_where() -> None:
     with pytest.raises(TrainingDiverged, match="loss became nan at epoch 2, batch 5"):
         reported.extend(tally.report(batch=5, step=15))
     assert [e.batch for e in reported] == [4]
+
+
+def test_a_hold_delays_the_next_batch_and_a_stop_ends_it(tiny_config: TrainConfig) -> None:
+    """`TrainControl.hold`: the loop starts no batch until it is over (a lower bound, so no
+    timing flake), and a stop is served at once whatever hold was asked for."""
+    import time
+
+    from vae_tui.core.events import RunStarted
+    from vae_tui.core.train import train
+
+    control = TrainControl()
+    seen: dict[str, float] = {}
+    for event in train(tiny_config.with_(epochs=1, iwae_k=0), control):
+        if isinstance(event, RunStarted):
+            control.hold(0.5)
+            seen["held"] = time.monotonic()
+        elif isinstance(event, BatchEnd):
+            seen["batch"] = time.monotonic()
+            break
+    assert seen["batch"] - seen["held"] >= 0.5
+
+    control = TrainControl()
+    control.hold(3600)
+    assert control.holding
+    control.request_stop()
+    assert control.wait_out_hold() < 60
