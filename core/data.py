@@ -213,7 +213,8 @@ def expand_cache(folder: Path) -> None:
         if packed.is_file() and not plain.exists():
             try:
                 content = read_raw(packed)
-                write_atomic(plain, lambda f, content=content: f.write(content), durable=False)
+                # Durable: a torn plain file would shadow the intact .gz on every later start.
+                write_atomic(plain, lambda f, content=content: f.write(content), durable=True)
             except (DataError, OSError):
                 return
 

@@ -103,6 +103,8 @@ class TrainingRun:
             (c for c in self.consumers if isinstance(c, SwanLabTracker)), None
         )
         self.threads = threads if threads is not None else training_threads(busy)
+        if self.tracker is not None and busy is not None:
+            self.tracker.cores_were_free = busy.result() == 0
         self.run_dir = plan.config.run_dir
         """The run folder: a new run's default one is claimed as training starts."""
         self.started = False

@@ -30,11 +30,25 @@ def run_when_idle() -> None:
 
     Torch's threads wait for each other after every op, so a tracker thread that takes a core
     from one of them for a moment stalls them all. Measured on 2 cores (make bench, 4 rounds,
-    SwanLab's probes off): the default run trained at 0.94× the speed of `--swanlab disabled`
-    without this, 1.05× with it. What SwanLab writes then waits for an idle moment (at the
-    latest the end of the run); it is never lost."""
+    SwanLab's probes off; two runs each): the default run trained at 0.89× and 0.91× the speed of
+    `--swanlab disabled` at normal priority, 0.80× and 0.94× with SCHED_BATCH, 1.03× and 1.02× with
+    SCHED_IDLE. What SwanLab writes then waits for an idle moment, at the latest the end of the
+    run (closing waits up to `tracking.CLOSE_TIMEOUT`). `idle_only` says when this is safe."""
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def idle_only(device: str, cores_were_free: bool) -> bool:
+    """Whether SwanLab's threads should run only on idle cores (`run_when_idle`): for a CPU run
+    that found every core free, so torch trains on all of them.
+
+    Not otherwise, because those threads run Python: one that is preempted while it holds the
+    GIL waits for an idle core before it lets go, and the training thread and the app's UI wait
+    with it. With every core torch's, that core comes at once (the training thread blocks on the
+    GIL, freeing its own); with another process keeping cores busy, it may not come for a second
+    (measured: 1.4 s stalls beside a busy loop). A GPU run leaves CPU cores to spare anyway.
+    A process that starts keeping cores busy during a run can still cause such stalls."""
+    return cores_were_free and device == "cpu"
 
 
 def probes_on(setting: str, device: str) -> bool:

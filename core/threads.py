@@ -80,8 +80,11 @@ def busy_cores(interval: float = 0.25) -> int:
 
 
 def serial_on_this_thread() -> None:
-    """Run torch's ops on the calling thread without threads of their own (torch's count is per
-    thread: a training thread elsewhere keeps its own).
+    """Run torch's ops on the calling thread without threads of their own.
+
+    Torch keeps the count per thread, but `set_num_threads` also sets the default that a thread
+    takes at its first parallel op: the training thread fixes its own count as it starts
+    (`train.start`), before the app's UI thread ever calls this.
 
     For a thread that uses torch beside a training thread, like the app's UI decoding previews.
     OpenMP (GNU's, in torch's Linux builds) gives every thread that starts parallel work a team

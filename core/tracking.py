@@ -33,7 +33,7 @@ from typing import Any
 
 from .atomic import write_text_atomic
 from .events import BatchEnd, EpochEnd, EpochImages, Event, FinalEvaluation, RunStarted
-from .swanlab_load import probes_on, run_when_idle
+from .swanlab_load import idle_only, probes_on, run_when_idle
 
 log = logging.getLogger("vae_tui")
 PROJECT = "vae-tui"
@@ -112,8 +112,9 @@ class SwanLabTracker:
         self._wake = threading.Event()  # ends the writer's wait for more records: closing
         self._last_step = 0
         self._resume_id: str | None = None
-        self.monitor = False
-        """Whether SwanLab's system probes run (`probes_on`), known at RunStarted."""
+        self.monitor = False  # SwanLab's system probes run (`probes_on`), known at RunStarted
+        self.idle_only = False  # SwanLab's threads on idle cores only (`swanlab_load.idle_only`)
+        self.cores_were_free = True  # set by the run: no other process kept a core busy at its start
         self.active_mode: str | None = None
         """The mode SwanLab actually runs in (`offline` after a failed cloud start)."""
         self.run_id: str | None = None
@@ -132,6 +133,7 @@ class SwanLabTracker:
             # step 0 (new, or retried after dying before its first checkpoint) gets a fresh one.
             self._resume_id = saved_run_id(self.run_dir) if event.start_step > 0 else None
             self.monitor = probes_on(event.config.get("swanlab_monitor", "auto"), event.device)
+            self.idle_only = idle_only(event.device, self.cores_were_free)
             self._thread = threading.Thread(
                 target=self._serve, args=(event.config,), name="swanlab", daemon=True
             )
@@ -260,16 +262,12 @@ class SwanLabTracker:
             payload, step = item
             swanlab.log(payload, step=step)
         else:
-            swanlab.log(
-                {
-                    "images/reconstructions": swanlab.Image(item.reconstructions),
-                    "images/samples": swanlab.Image(item.samples),
-                },
-                step=item.step,
-            )
+            images = {"reconstructions": item.reconstructions, "samples": item.samples}
+            swanlab.log({f"images/{k}": swanlab.Image(v) for k, v in images.items()}, step=item.step)
 
     def _serve(self, config: dict[str, Any]) -> None:
-        run_when_idle()  # SwanLab's threads, started from this one, inherit it
+        if self.idle_only:
+            run_when_idle()  # SwanLab's threads, started from this one, inherit it
         try:
             self._serve_queue(config)
         finally:

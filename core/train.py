@@ -92,6 +92,7 @@ def start(config: TrainConfig, resume: RunCheckpoint | None, threads: int | None
     before the run folder is touched; the folder is locked before anything is written to it."""
     if threads is not None:
         torch.set_num_threads(max(1, threads))
+        torch.get_num_threads()  # fixes this thread's own count now (core/threads.py, serial_on_this_thread)
     device = resolve_device(config.device)
     check_training(config, device)  # sizes that cannot fit: refused before anything is allocated
     data_dir = resolve_dataset_dir(config.dataset, config.data_dir)
