@@ -149,7 +149,7 @@ class TrainConfig:
         default="fused",
         metadata=meta(
             help="how a step computes its gradients: fused (default) derives them by hand in few kernels, "
-            "1.2-1.5x faster epochs on a CPU; autograd uses torch's autograd, as the reference does (same math)"
+            "~1.3x faster epochs on a CPU; autograd uses torch's autograd, as the reference does (same math)"
         ),
     )
     """core/step.py holds both; a resume may switch between them."""
