@@ -115,6 +115,7 @@ class SwanLabTracker:
         self.monitor = False  # SwanLab's system probes run (`probes_on`), known at RunStarted
         self.idle_only = False  # SwanLab's threads on idle cores only (`swanlab_load.idle_only`)
         self.cores_were_free = True  # set by the run: no other process kept a core busy at its start
+        self.thread_policy: int | None = None  # the writer thread's scheduling policy, as it found it
         self.active_mode: str | None = None
         """The mode SwanLab actually runs in (`offline` after a failed cloud start)."""
         self.run_id: str | None = None
@@ -268,6 +269,7 @@ class SwanLabTracker:
     def _serve(self, config: dict[str, Any]) -> None:
         if self.idle_only:
             run_when_idle()  # SwanLab's threads, started from this one, inherit it
+        self.thread_policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
         try:
             self._serve_queue(config)
         finally:

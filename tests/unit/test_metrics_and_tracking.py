@@ -218,3 +218,24 @@ def test_the_tracker_thread_runs_only_on_idle_cores(tiny_config: TrainConfig) ->
     thread.join()
     assert seen == [os.SCHED_IDLE]
     assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller's own thread is untouched
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+@pytest.mark.parametrize(("free", "idle"), [(True, True), (False, False)])
+def test_swanlab_yields_cores_only_when_torch_has_them_all(
+    tiny_config: TrainConfig, free: bool, idle: bool
+) -> None:
+    """A CPU run that found every core free: SwanLab's threads run only on idle ones. Beside
+    another busy process they run normally (an idle-only thread holding the GIL could stall
+    training for a second), and so on a GPU run."""
+    from vae_tui.core.swanlab_load import idle_only
+
+    config = tiny_config.with_(swanlab="offline", epochs=1, iwae_k=0)
+    consumers = standard_consumers(config)
+    tracker = next(c for c in consumers if isinstance(c, SwanLabTracker))
+    tracker.cores_were_free = free
+    drive(train(config), consumers)
+    assert tracker.idle_only is idle
+    assert tracker.thread_policy == (os.SCHED_IDLE if idle else os.SCHED_OTHER)
+    assert tracker.tracking  # and it logged all the same
+    assert not idle_only("cuda:0", True) and idle_only("cpu", True)
