@@ -75,6 +75,14 @@ def test_choice_of_renderer() -> None:
         assert chosen.notice.startswith(f"--graphics {wanted}: ") and "half-block" in chosen.notice
 
 
+def python_lines(code: str) -> list[str]:
+    """What `code` prints, run in a fresh interpreter with no terminal on stdin."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL
+    )
+    return done.stdout.splitlines()
+
+
 def test_no_terminal_means_half_block_without_touching_textual_image() -> None:
     """Importing textual-image queries the terminal: without one it must not even be imported."""
     code = (
@@ -82,9 +90,7 @@ def test_no_terminal_means_half_block_without_touching_textual_image() -> None:
         "print(resolve('sixel').notice)\nprint(resolve('auto'))\n"
         "import vae_tui.tui.app\nprint('textual_image' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL
-    ).stdout.splitlines()
+    out = python_lines(code)
     assert out[0] == (
         "--graphics sixel: stdin, stdout and stderr are not all the terminal; "
         "images are drawn in half-block cells"
@@ -225,9 +231,7 @@ def test_the_factory_draws_as_the_request_asks() -> None:
         "print(make_app(parse_request([])).graphics)\nprint('textual_image' in sys.modules)\n"
         "print(make_app(parse_request(['--graphics', 'sixel'])).graphics.notice)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL
-    ).stdout.splitlines()
+    out = python_lines(code)
     assert out[:2] == [repr(HALFBLOCK), "False"]
     assert out[2] == (
         "--graphics sixel: stdin, stdout and stderr are not all the terminal; "
