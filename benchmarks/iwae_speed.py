@@ -91,9 +91,9 @@ def eval_shapes(
 ) -> list[tuple[list[Shape], int]]:
     """The matrix products `evaluate` does on `images` test images with `k` samples, as
     (the products of one chunk, how many chunks do them), chunked as the code chunks them:
-    the held-out −ELBO (encode and decode 2,000 images at a time), the IWAE bound (encode each
-    chunk's images, decode its (image, sample) pairs, per `iwae_chunks`) and the latent usage
-    (encode 2,000 at a time). Encoding is 3 products (fc1, fc_mu, fc_logvar), decoding 2."""
+    the held-out −ELBO (encode and decode 2,000 images at a time; the latent usage comes from
+    the same codes) and the IWAE bound (encode each chunk's images, decode its (image, sample)
+    pairs, per `iwae_chunks`). Encoding is 3 products (fc1, fc_mu, fc_logvar), decoding 2."""
 
     def encode(b: int) -> list[Shape]:
         return [(b, input_dim, hidden), (b, hidden, latent), (b, hidden, latent)]
@@ -103,8 +103,7 @@ def eval_shapes(
 
     chunks: Counter[tuple[Shape, ...]] = Counter()
     for b in epoch_batches(images, CHUNK_IMAGES):
-        chunks[tuple(encode(b) + decode(b))] += 1  # heldout_elbo
-        chunks[tuple(encode(b))] += 1  # latent_usage
+        chunks[tuple(encode(b) + decode(b))] += 1  # heldout_elbo (and the latent usage)
     if k > 0:
         images_per_chunk, samples_per_chunk = iwae_chunks(images, input_dim, k)
         for b in epoch_batches(images, images_per_chunk):

@@ -30,6 +30,8 @@ LOG_2PI = math.log(2 * math.pi)
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Cov_x(E_q[z_i]) above this counts as active
 CHUNK_IMAGES = 2000  # images encoded at once by the held-out pass and the latent usage
 IWAE_BUDGET = 2_000_000  # pixel logits the IWAE bound holds at once, whatever K
+USAGE_BUDGET = 500_000  # code values `usage_of_codes` takes at once: its float64 temporaries stay ≤ 16 MB
+USAGE_KEYS = ("kl_per_dim", "activity_per_dim", "active_units")  # what `usage_of_codes` returns
 
 
 def binarized(images: Tensor, seed: int = EVAL_SEED) -> Tensor:
@@ -39,12 +41,43 @@ def binarized(images: Tensor, seed: int = EVAL_SEED) -> Tensor:
 
 
 @torch.inference_mode()
+def usage_of_codes(mu: Tensor, logvar: Tensor, *, budget: int = USAGE_BUDGET) -> dict[str, Any]:
+    """How much each latent dimension is used by codes q(z|x) = N(μ, σ²) of a set of images.
+
+    `kl_per_dim`: KL(q(z_i|x) ‖ N(0, 1)) in nats, averaged over the images (the parts of the
+    KLD term); `activity_per_dim`: Var_x(μ_i), the spread of a dimension's mean code over the
+    images; `active_units`: the dimensions whose activity exceeds `ACTIVE_UNIT_THRESHOLD`
+    (Burda et al. 2016). A dimension the posterior has collapsed onto the prior has KL ≈ 0 and
+    the same μ for every image. Sums run in float64 over `budget` code values at a time, so
+    the held-out pass that keeps every image's code needs no float64 copy of them all."""
+    n, dims = mu.shape
+    chunk = max(1, budget // max(dims, 1))
+    kl, total = (torch.zeros(dims, dtype=torch.float64, device=mu.device) for _ in range(2))
+    for start in range(0, n, chunk):
+        m, lv = mu[start : start + chunk].double(), logvar[start : start + chunk].double()
+        kl += lv.exp().add_(m.square()).sub_(lv).sub_(1).sum(0)  # 2·KL: σ² + μ² − log σ² − 1
+        total += m.sum(0)
+    squares = torch.zeros_like(total)
+    for start in range(0, n, chunk):  # two passes: the variance without cancellation
+        squares += (mu[start : start + chunk].double() - total / n).square().sum(0)
+    activity = squares / (n - 1) if n > 1 else squares
+    return {
+        "kl_per_dim": [round(v, 6) for v in (kl / (2 * max(n, 1))).tolist()],
+        "activity_per_dim": [round(v, 6) for v in activity.tolist()],
+        "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum()),
+    }
+
+
+@torch.inference_mode()
 def heldout_elbo(
     model: VAE, images: Tensor, *, batch_size: int = CHUNK_IMAGES, seed: int = EVAL_SEED
-) -> dict[str, float]:
-    """Negative ELBO per image (β = 1) from one z per image: mean, its standard error, parts."""
+) -> dict[str, Any]:
+    """Negative ELBO per image (β = 1) from one z per image: mean, its standard error, parts;
+    and the latent usage (`usage_of_codes`) of the codes it encoded for it, which costs no
+    second pass over the images."""
     g = torch.Generator(device=images.device).manual_seed(seed)
     totals, bces, klds = [], [], []
+    codes = torch.empty(0)  # (2, N, latent): μ and log σ² of every image, filled chunk by chunk
     for start in range(0, images.shape[0], batch_size):
         x = images[start : start + batch_size]
         mu, logvar = model.encode(x)
@@ -54,6 +87,9 @@ def heldout_elbo(
         totals.append(bce + kld)
         bces.append(bce)
         klds.append(kld)
+        if start == 0:
+            codes = mu.new_empty(2, images.shape[0], mu.shape[1])
+        codes[0, start : start + x.shape[0]], codes[1, start : start + x.shape[0]] = mu, logvar
     total = torch.cat(totals).double()
     n = total.numel()
     stderr = float(total.std() / math.sqrt(n)) if n > 1 else 0.0
@@ -62,6 +98,7 @@ def heldout_elbo(
         "bce": float(torch.cat(bces).double().mean()),
         "kld": float(torch.cat(klds).double().mean()),
         "stderr": stderr,
+        **usage_of_codes(codes[0], codes[1]),
     }
 
 
@@ -149,19 +186,11 @@ def iwae_nll(
 
 @torch.inference_mode()
 def latent_usage(model: VAE, images: Tensor, *, batch_size: int = CHUNK_IMAGES) -> dict[str, Any]:
-    """Per-dimension KL (mean over images) and active units, Cov_x(E_q[z_i]) > 0.01."""
-    mus, kls = [], []
-    for start in range(0, images.shape[0], batch_size):
-        mu, logvar = model.encode(images[start : start + batch_size])
-        mus.append(mu.double())
-        kls.append((-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).double())
-    mu = torch.cat(mus)
-    activity = mu.var(dim=0) if mu.shape[0] > 1 else torch.zeros(mu.shape[1], dtype=torch.float64)
-    return {
-        "kl_per_dim": [round(v, 6) for v in torch.cat(kls).mean(0).tolist()],
-        "activity_per_dim": [round(v, 6) for v in activity.tolist()],
-        "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum()),
-    }
+    """`usage_of_codes` of `images`, encoded `batch_size` at a time."""
+    codes = [
+        model.encode(images[start : start + batch_size]) for start in range(0, images.shape[0], batch_size)
+    ]
+    return usage_of_codes(torch.cat([mu for mu, _ in codes]), torch.cat([lv for _, lv in codes]))
 
 
 def evaluate(
@@ -195,5 +224,5 @@ def evaluate(
     if k > 0:
         iw = iwae_nll(model, x, k, seed=seed, should_stop=should_stop)
         result.update({"iwae_k": k, "iwae_nll": iw["nll"], "iwae_nll_stderr": iw["stderr"]})
-    result.update(latent_usage(model, x))
+    result.update({key: elbo[key] for key in USAGE_KEYS})  # the held-out pass's codes: no second pass
     return result

@@ -70,9 +70,15 @@ class EpochEnd:
     """Wall time of the epoch: training and held-out evaluation."""
     images_per_second: float
     """Training throughput."""
+    kl_per_dim: tuple[float, ...] = ()
+    """Held-out KL of each latent dimension (nats, mean over the images): `evaluate.usage_of_codes`."""
+    active_units: int | None = None
+    """Latent dimensions whose mean code varies over the held-out images (Burda et al.'s
+    criterion); None from a producer that did not compute it."""
 
-    def metrics(self) -> dict[str, float | int]:
-        """The `metrics.jsonl` row."""
+    def metrics(self) -> dict[str, float | int | list[float]]:
+        """The `metrics.jsonl` row; the latent usage only when it was computed."""
+        usage = {"kl_per_dim": list(self.kl_per_dim), "active_units": self.active_units}
         return {
             "epoch": self.epoch,
             "step": self.step,
@@ -86,6 +92,7 @@ class EpochEnd:
             "test_loss_stderr": self.test_loss_stderr,
             "seconds": self.seconds,
             "images_per_second": self.images_per_second,
+            **(usage if self.active_units is not None else {}),
         }
 
 

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text_atomic
-from .events import BatchEnd, EpochEnd, EpochImages, Event, FinalEvaluation, RunStarted
+from .events import EpochImages, Event, RunStarted
 from .swanlab_load import idle_only, probes_on, run_when_idle
+from .swanlab_records import records
 
 log = logging.getLogger("vae_tui")
 PROJECT = "vae-tui"
@@ -77,25 +78,6 @@ def _quiet(swanlab: Any) -> None:
         console.c.quiet = True
     except Exception:  # noqa: BLE001 - a newer layout only means some banners get through
         pass
-
-
-def _records(event: Event) -> tuple[dict[str, Any], int] | None:
-    """The SwanLab `log` payload and step for an event, or None if it is not tracked."""
-    if isinstance(event, BatchEnd):
-        return {"train/loss": event.loss, "train/bce": event.bce, "train/kld": event.kld,
-                "train/beta": event.beta}, event.step  # fmt: skip
-    if isinstance(event, EpochEnd):
-        return {
-            "epoch/loss": event.loss, "epoch/bce": event.bce, "epoch/kld": event.kld,
-            "epoch/beta": event.beta, "epoch/index": event.epoch,
-            "test/loss": event.test_loss, "test/bce": event.test_bce, "test/kld": event.test_kld,
-            "speed/images_per_second": event.images_per_second, "speed/epoch_seconds": event.seconds,
-        }, event.step  # fmt: skip
-    if isinstance(event, FinalEvaluation):
-        r = event.results
-        keys = ("neg_elbo", "bce", "kld", "iwae_nll", "active_units")
-        return {f"final/{k}": r[k] for k in keys if k in r}, -1
-    return None
 
 
 class SwanLabTracker:
@@ -143,7 +125,7 @@ class SwanLabTracker:
         if isinstance(event, EpochImages):
             self._queue.put(("images", event))
             return
-        record = _records(event)
+        record = records(event)
         if record is not None:
             payload, step = record
             self._last_step = max(self._last_step, step)

@@ -194,8 +194,9 @@ def train_batch(loop: LoopState, order: torch.Tensor, tally: EpochTally) -> None
 
 
 def end_epoch(loop: LoopState, tally: EpochTally) -> Iterator[Event]:
-    """After an epoch's last batch: the held-out pass, the preview grids, the epoch's events
-    and its checkpoint. Weights the last step made non-finite are refused, never saved."""
+    """After an epoch's last batch: the held-out pass (its loss and latent usage), the preview
+    grids, the epoch's events and its checkpoint. Weights the last step made non-finite are
+    refused, never saved."""
     train_seconds = tally.seconds()
     loop.model.eval()
     held_out = heldout_elbo(loop.model, loop.x_test)
@@ -225,6 +226,8 @@ def end_epoch(loop: LoopState, tally: EpochTally) -> Iterator[Event]:
         test_loss_stderr=held_out["stderr"],
         seconds=seconds,
         images_per_second=sums["images"] / max(train_seconds, 1e-9),
+        kl_per_dim=tuple(held_out["kl_per_dim"]),
+        active_units=held_out["active_units"],
     )
     yield EpochImages(loop.epoch, loop.step, recon_grid, samples_grid)
     yield loop.snapshot()

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 RATE_WINDOW = 3.0  # seconds of batches the images/s figure averages over
 
 
+def active_units_of(row: dict[str, Any] | None) -> tuple[int, int] | None:
+    """(active units, latent dimensions) from an epoch row or a final evaluation, when it has
+    them: rows written before the held-out pass measured them (older runs) do not."""
+    units, kl = (row or {}).get("active_units"), (row or {}).get("kl_per_dim")
+    if not isinstance(units, int) or isinstance(units, bool) or not isinstance(kl, list) or not kl:
+        return None
+    return units, len(kl)
+
+
 @dataclass
 class RunStatus:
     """What the status panel shows; the app updates it from events."""
@@ -52,7 +61,8 @@ class RunStatus:
     """K of the final IWAE bound, while it is being computed."""
     eval_skipped: bool = False
     """Quit while the final bound was computed: the run is complete, its bound missing."""
-    last_epoch: dict[str, float] | None = None
+    last_epoch: dict[str, Any] | None = None
+    """The last epoch's `metrics.jsonl` row (this session's, or the run's saved history's)."""
     final: dict[str, Any] | None = None
     message: str = ""
     prior_seconds: float = 0.0
@@ -102,6 +112,10 @@ class RunStatus:
         self.paused, self.paused_at = False, None
         if self.ended_at is None:
             self.ended_at = now
+
+    def active_units(self) -> tuple[int, int] | None:
+        """(active units, latent dimensions) of the last epoch, when its row has them."""
+        return active_units_of(self.last_epoch)
 
     # -- what the run says -------------------------------------------------------------------
     def resuming(self, saved: SavedRun, run_dir: str) -> None:

@@ -212,6 +212,8 @@ class FakeRun:
                 test_loss_stderr=held_out["stderr"],
                 seconds=seconds,
                 images_per_second=count / seconds,
+                kl_per_dim=tuple(held_out["kl_per_dim"]),
+                active_units=held_out["active_units"],
             )
             z = preview_latents(c.latent_dim, c.seed)
             yield EpochImages(epoch, step, *preview_grids(model, images[:PREVIEW_IMAGES], z))

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from ..run_status import RunStatus
+from ..run_status import RunStatus, active_units_of
 from .text_lines import TextLines
 
 
@@ -55,32 +55,43 @@ def time_parts(s: RunStatus, label: str) -> list[Text]:
     return [total, Text(f" ({clock(s.elapsed())} this session)", style="dim")]
 
 
-def final_numbers(f: dict[str, Any]) -> Text:
+def final_numbers(f: dict[str, Any], with_units: bool = True) -> Text:
     """The end-of-run evaluation, on the first status row of a finished run (a row of its own
-    would take the image views' last rows at 80×24)."""
+    would take the image views' last rows at 80×24); its active units unless `with_units` is
+    False (the last epoch's row says them where this one has no room)."""
     text = Text.assemble(("final ", "dim"), f"−ELBO {f['neg_elbo']:.2f}")
     if "iwae_nll" in f:
         text.append(f"  IWAE(K={f['iwae_k']}) {f['iwae_nll']:.2f}")
+    if not with_units:
+        return text
     units = f.get("kl_per_dim")
     text.append(f"  active units {f['active_units']}" + (f"/{len(units)}" if units else ""))
     return text
 
 
-def epoch_summary(e: dict[str, float], room: int) -> Text:
+def epoch_summary(e: dict[str, Any], room: int, units: tuple[int, int] | None = None) -> Text:
     """The last epoch like with like: the training −ELBO (BCE + KLD, β = 1) beside the held-out
     one. The reference's loss weights the KLD by β, which rises during training (a student read
     its rise as overfitting, and epoch 1's 206 beside a held-out 330 as a generalisation gap): it
-    comes last, said to be at β, where it fits."""
+    comes last, said to be at β, where it fits. `units`, the held-out active units of the latent
+    dimensions, follow the held-out −ELBO. Parts keep their order and are dropped least useful
+    first: the loss at β, the BCE + KLD split (the loss plot has both), the active units."""
     train = e["bce"] + e["kld"]
-    like_with_like = Text.assemble(
-        ("last epoch  ", "dim"), "−ELBO ", ("train ", "dim"), f"{train:.2f}",
-        (" = BCE ", "dim"), f"{e['bce']:.2f}", (" + KLD ", "dim"), f"{e['kld']:.2f}",
-        ("  held-out ", "dim"), f"{e['test_loss']:.2f}",
-    )  # fmt: skip
-    if "beta" not in e or "loss" not in e:
-        return like_with_like
-    weighted = Text.assemble((f"  · loss at β {e['beta']:.2f}: ", "dim"), f"{e['loss']:.2f}")
-    return fit([like_with_like, weighted], room)
+    parts = {
+        "head": Text.assemble(("last epoch  ", "dim"), "−ELBO ", ("train ", "dim"), f"{train:.2f}"),
+        "split": Text.assemble((" = BCE ", "dim"), f"{e['bce']:.2f}", (" + KLD ", "dim"), f"{e['kld']:.2f}"),
+        "held-out": Text.assemble(("  held-out ", "dim"), f"{e['test_loss']:.2f}"),
+        "units": Text.assemble(("  active units ", "dim"), f"{units[0]}/{units[1]}") if units else Text(""),
+    }
+    if "beta" in e and "loss" in e:
+        parts["weighted"] = Text.assemble((f"  · loss at β {e['beta']:.2f}: ", "dim"), f"{e['loss']:.2f}")
+    shown = list(parts)
+    for drop in ("weighted", "split", "units"):
+        if sum(parts[k].cell_len for k in shown) <= room:
+            break
+        if drop in shown:
+            shown.remove(drop)
+    return Text("").join(parts[k] for k in shown)
 
 
 class StatusPanel(TextLines):
@@ -109,7 +120,7 @@ class StatusPanel(TextLines):
                 rows.append(final_numbers(s.final))
             # Below 30 rows the image views need the row more than the final epoch's numbers.
             if s.last_epoch and (not s.final or self.app.size.height >= 30):
-                rows.append(epoch_summary(s.last_epoch, width))
+                rows.append(epoch_summary(s.last_epoch, width, None if s.final else s.active_units()))
         else:
             phase = "paused" if s.paused else s.phase
             style = {
@@ -123,8 +134,11 @@ class StatusPanel(TextLines):
                 f"epoch {s.epoch}/{s.epochs} " if s.epochs else "epoch – ",  # – until the run is planned
             )
             time_left_out: list[Text] = []
+            units = None if s.final else s.active_units()  # a finished run's final row says them
             if s.final:  # the run is over: its headline numbers replace the progress bar and ETA
                 numbers = head + final_numbers(s.final)
+                if numbers.cell_len > width and s.last_epoch and active_units_of(s.final):  # cut: moved down
+                    numbers, units = head + final_numbers(s.final, False), active_units_of(s.final)
                 rows.append(fit([numbers, *time_parts(s, "trained")], width))
                 if rows[-1].cell_len == numbers.cell_len:  # no room: the next row says it
                     time_left_out = time_parts(s, "trained")[:1]
@@ -141,7 +155,7 @@ class StatusPanel(TextLines):
             run_dir = fit_path(s.run_dir or "–", width - fixed.cell_len)
             rows.append(fixed + Text(run_dir, style="cyan"))
             if s.last_epoch:
-                rows.append(epoch_summary(s.last_epoch, width))
+                rows.append(epoch_summary(s.last_epoch, width, units))
             if s.message:
                 rows.append(Text(s.message, style="yellow"))
         self.set(Text("\n").join(rows))
