@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 from . import workers
 from .driver import terminal_driver
 from .graphics import HALFBLOCK, Graphics, resolve
-from .layout import LOSSES, NARROW_WIDTH
+from .layout import LOSSES, NARROW_WIDTH, TABS, visible_tabs
 from .logs import warnings_to
 from .messages import CoreWarning
 from .request import Request
@@ -91,10 +91,12 @@ class VaeApp(RunDisplay):
             self.start_job(partial(run, self.keep_tracker), "training")
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and self.training_active:
-            # The key's redraw gets the cores first (`TrainControl.hold`): on 2 cores, one press
-            # in 20 took over 100 ms while torch trained on both.
-            self.control.hold(KEY_HOLD_SECONDS)
+        if isinstance(event, events.Key):
+            if self.training_active:
+                # The key's redraw gets the cores first (`TrainControl.hold`): on 2 cores, one
+                # press in 20 took over 100 ms while torch trained on both.
+                self.control.hold(KEY_HOLD_SECONDS)
+            self.main.key_seen(event.key)
         await super().on_event(event)
 
     def start_job(self, job: Any, name: str) -> None:
@@ -181,6 +183,11 @@ class VaeApp(RunDisplay):
         yield SystemCommand(
             "Run details", "Run folder, checkpoint, SwanLab run id and log folder", self.action_run_details
         )
+        shown = visible_tabs(self.main)
+        for number, tab in enumerate(TABS, 1):  # every view by name, as well as by number and Tab
+            if tab.id in shown:
+                show = partial(self.main.action_show_tab, tab.id)
+                yield SystemCommand(f"Show {tab.title}", f"The {tab.key_name} tab (key {number})", show)
 
     def run_details(self) -> str:
         """Where everything of this run is, for the palette's Run details."""

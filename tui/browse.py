@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from .wording import mid_epoch
 
 if TYPE_CHECKING:
@@ -21,12 +23,16 @@ SAMPLE_COUNT = 64
 BROWSE_ACTIONS = ("browse", "dimension", "toggle_base", "new_samples")
 """The actions that act on the selection (offered only once there is a model)."""
 OPEN_THEIR_VIEW = ("dimension", "new_samples")
-"""Keys offered on every tab: where the view shown does not take them, they open the first view
-that does (↑↓ the traversal, n the samples). The others act only where they are taken."""
+"""Keys that act on every tab: where the view shown does not take them, they open the first view
+that does (↑↓ the traversal, n the samples), through hidden bindings (`keymap.py`), so the Footer
+offers them only on the views that take them. The others act only where they are taken."""
 
-Part = Literal["image", "sample", "dimension", "draw", "base"]
+Part = Literal["image", "sample", "dimension", "draw", "base", "order", "marks"]
 """A part of the selection: the test image, the sample, the latent dimension, the samples' z draw,
-and what the traversal sweeps around. A view is redrawn when a part it draws changes."""
+what the traversal sweeps around, the order (and class) the test images are browsed in, and the
+images marked A and B. A view is redrawn when a part it draws changes."""
+ORDERS = ("index", "error")
+"""The test images' orders (`TileDecoder.order`): as stored, or worst reconstruction first."""
 Changes = frozenset[Part]
 
 
@@ -57,12 +63,32 @@ class BrowseState:
     """The weights are the training model's (not a saved file's)."""
     training: bool = False
     """Training goes on, so the views change at every epoch end."""
+    classes: tuple[str, ...] = tuple(str(digit) for digit in range(10))
+    """What the labels mean (`core.classes.class_names` of the run's dataset)."""
+    mark_a: int | None = None
+    """Test image marked A in the reconstructions (`a`): one end of the interpolation."""
+    mark_b: int | None = None
+    """Test image marked B (`b`): the interpolation's other end."""
+    order: str = "index"
+    """The order ←/→ and the page keys move the test images in (`ORDERS`; `o` toggles)."""
+    image_class: int | None = None
+    """Only this class's test images are browsed (`c` cycles; None: all)."""
 
     def label(self, index: int) -> str:
         e = self.decoder
         if e is None or e.labels is None:
             return ""
-        return f" (label {int(e.labels[index])})"
+        return f" ({self.class_name(int(e.labels[index]))})"
+
+    def class_name(self, label: int) -> str:
+        """A digit's name is itself ("label 7"); a Fashion-MNIST class's, its name ("Sneaker")."""
+        name = self.classes[label] if 0 <= label < len(self.classes) else str(label)
+        return f"label {name}" if name.isdigit() else name
+
+    def class_filter_name(self) -> str:
+        """The class browsed (`image_class`) as captions say it: "class 7", "class Sneaker"."""
+        label = self.image_class if self.image_class is not None else -1
+        return f"class {self.classes[label] if 0 <= label < len(self.classes) else label}"
 
     def weights(self) -> str:
         """Which weights the views (and their numbers) come from. After `r` they are the
@@ -106,7 +132,8 @@ class BrowseState:
         if selected == "sample":
             self.sample = (self.sample + delta) % SAMPLE_COUNT
         else:
-            self.image = (self.image + delta) % self.decoder.count
+            images = self.images()
+            self.image = int(images[(self.rank() + delta) % len(images)])
         return self.follow(selected) | {selected}
 
     def select_dimension(self, delta: int, selected: Part | None) -> Changes:
@@ -126,3 +153,63 @@ class BrowseState:
         self.sample_seed += 1
         self.samples_z = self.draw(self.decoder.latent_dim)
         return frozenset({"draw"})
+
+    # -- the test images' order and class (the reconstructions' keys) -------------------------
+    def images(self) -> np.ndarray:
+        """The test images ←/→ move along: in `order`, only `image_class`'s if one is chosen."""
+        assert self.decoder is not None
+        return self.decoder.order(self.order, self.image_class)
+
+    def rank(self) -> int:
+        """Where the selected image is in `images()` (0: first; 0 too if it is not there)."""
+        found = np.flatnonzero(self.images() == self.image)
+        return int(found[0]) if found.size else 0
+
+    def select_rank(self, rank: int) -> Changes:
+        """PageUp/PageDown/Home/End: the image at `rank` of `images()` (clamped to its ends)."""
+        images = self.images()
+        self.image = int(images[min(max(rank, 0), len(images) - 1)])
+        return self.follow("image") | {"image"}
+
+    def toggle_order(self) -> Changes:
+        """o: by error (the worst first: where the model fails), or back to the stored order.
+        The selected image stays (the reconstructions then select the worst, once they have
+        the order: computing it takes a pass over the test set)."""
+        self.order = ORDERS[(ORDERS.index(self.order) + 1) % len(ORDERS)]
+        return frozenset({"order"})
+
+    def classes_present(self) -> list[int]:
+        """The labels the test images have (a `--test-limit` subset may lack some)."""
+        e = self.decoder
+        if e is None or e.labels is None:
+            return []
+        labels = e.labels  # (the Footer asks at every key: once per decoder)
+        return e.cached("classes present", lambda: [int(x) for x in np.unique(labels.numpy())])
+
+    def next_class(self) -> Changes:
+        """c: all the test images → each class's in turn → all again. A class opens on its
+        first image (in the order shown); back to all, the selected image stays."""
+        present = self.classes_present()
+        if self.image_class is None:
+            self.image_class = present[0] if present else None
+        else:
+            later = [label for label in present if label > self.image_class]
+            self.image_class = later[0] if later else None
+        changes = frozenset({"order"})
+        return changes if self.image_class is None else changes | self.select_rank(0)
+
+    def go_to(self, index: int) -> Changes:
+        """g: test image `index` (0-based), dropping the class filter if it is another class's."""
+        assert self.decoder is not None
+        self.image = index
+        changes: Changes = frozenset({"image"})
+        if self.image_class is not None and not np.any(self.images() == index):
+            self.image_class = None
+            changes |= {"order"}
+        return changes | self.follow("image")
+
+    def mark(self, end: Literal["a", "b"]) -> Changes:
+        """a / b: the selected image becomes the interpolation's A (or B); again, unmarks it."""
+        attribute = f"mark_{end}"
+        setattr(self, attribute, None if getattr(self, attribute) == self.image else self.image)
+        return frozenset({"marks"})

@@ -22,13 +22,20 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from .browse import BrowseState
 from .graphics import Graphics
+from .widgets.interpolation import InterpolationView
+from .widgets.latent_health import LatentHealthView
+from .widgets.latent_map import LatentMapView
 from .widgets.losses import LossHistory, LossPanel
+from .widgets.manifold import ManifoldView
+from .widgets.reconstructions import ReconstructionView
 from .widgets.status import StatusPanel
-from .widgets.views import ImageView, ReconstructionView, SamplesView, TraversalView
+from .widgets.traversal import TraversalView
+from .widgets.views import ImageView, SamplesView
 
 NARROW_WIDTH = 110  # below this the loss plots move into their own tab
 MIN_SIZE = (40, 12)  # below this only a "terminal too small" note is shown
 LOSSES = "losses"
+PLANE = "latent-plane"  # screen class: the model shown has a 2-D latent space
 FIRST_TAB = "recon"  # what opens first (training at a narrow width shows the losses instead)
 
 
@@ -58,6 +65,8 @@ class Tab:
     key_name: str
     """The number key's description (in Textual's key panel)."""
     build: Build
+    plane_only: bool = False
+    """Shown only for models with a 2-D latent space (the decoded manifold covers the plane)."""
 
 
 def image_view(view: type[ImageView]) -> Build:
@@ -65,11 +74,20 @@ def image_view(view: type[ImageView]) -> Build:
     return lambda sources, id: view(sources.state, id=id, graphics=sources.graphics)
 
 
+def latent_health_view(sources: ViewSources, id: str) -> LatentHealthView:
+    """The latent health view also draws the active units by epoch of the loss history."""
+    return LatentHealthView(sources.state, id=id, graphics=sources.graphics, history=sources.history)
+
+
 TABS: tuple[Tab, ...] = (
     Tab(LOSSES, "Losses", "Losses", lambda sources, id: LossPanel(sources.history, id=id)),
-    Tab("recon", "Reconstructions", "Recon", image_view(ReconstructionView)),
+    Tab("recon", "Recon", "Reconstructions", image_view(ReconstructionView)),
     Tab("samples", "Samples", "Samples", image_view(SamplesView)),
     Tab("traversal", "Traversal", "Traversal", image_view(TraversalView)),
+    Tab("interp", "Interp", "Interp", image_view(InterpolationView)),
+    Tab("map", "Map", "Map", image_view(LatentMapView)),
+    Tab("latents", "Latents", "Latents", latent_health_view),
+    Tab("manifold", "Manifold", "Manifold", image_view(ManifoldView), plane_only=True),
 )
 
 
@@ -104,21 +122,42 @@ def fit_to_size(screen: Screen, width: int, height: int, no_history: bool) -> No
     where the plots are not beside the views, and there are plots."""
     screen.set_class(width < MIN_SIZE[0] or height < MIN_SIZE[1], "tiny")
     screen.set_class(no_history, "no-history")
-    narrow = width < NARROW_WIDTH or no_history
+    narrow = width < NARROW_WIDTH or no_history or screen.has_class("zoomed")
     screen.set_class(narrow, "narrow")
+    show_tabs(screen)
+
+
+def fit_to_model(screen: Screen, latent_dim: int | None) -> None:
+    """Show the tabs of the model shown: the manifold only for a 2-D latent space."""
+    if screen.has_class(PLANE) != (latent_dim == 2):
+        screen.set_class(latent_dim == 2, PLANE)
+        show_tabs(screen)
+
+
+def show_tabs(screen: Screen) -> None:
+    """Show the tabs that apply now and hide the others (if the one open goes, the first opens)."""
     tabs = screen.query_one(TabbedContent)
-    if losses_tab_shown(screen):
-        tabs.show_tab(LOSSES)
-    else:
-        if tabs.active == LOSSES:
-            tabs.active = FIRST_TAB
-        tabs.hide_tab(LOSSES)
+    for tab in TABS:
+        if tab.id != LOSSES and not tab.plane_only:
+            continue  # (always shown)
+        if tab_shown(screen, tab):
+            tabs.show_tab(tab.id)
+        else:
+            if tabs.active == tab.id:
+                tabs.active = FIRST_TAB
+            tabs.hide_tab(tab.id)
 
 
 def losses_tab_shown(screen: Screen) -> bool:
     return screen.has_class("narrow") and not screen.has_class("no-history")
 
 
+def tab_shown(screen: Screen, tab: Tab) -> bool:
+    if tab.id == LOSSES:
+        return losses_tab_shown(screen)
+    return not tab.plane_only or screen.has_class(PLANE)
+
+
 def visible_tabs(screen: Screen) -> list[str]:
     """The tabs Tab cycles through, in order."""
-    return [tab.id for tab in TABS if tab.id != LOSSES or losses_tab_shown(screen)]
+    return [tab.id for tab in TABS if tab_shown(screen, tab)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from typing import TYPE_CHECKING, Any
 
 from textual import events
@@ -19,6 +20,7 @@ from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.screen import Screen
 
+from vae_tui.core.classes import class_names
 from vae_tui.core.control import TrainControl
 
 from .browse import BrowseState
@@ -163,6 +165,7 @@ class RunDisplay(App[int]):
         self.test_images, self.test_labels = e.test_images, e.test_labels
         self.status.run_started(e, kl_weight(e.start_epoch, TrainConfig.from_dict(e.config)))
         self.state.seed, self.state.sample_seed = e.config.get("seed", 0), 0
+        self.state.classes = class_names(e.config.get("dataset", "mnist"))
         self.state.training = e.start_epoch < self.status.epochs
         self.sub_title = e.run_dir
         self.refresh_status()
@@ -218,6 +221,7 @@ class RunDisplay(App[int]):
         m = message.model
         self.test_images, self.test_labels = m.images, m.labels
         self.state.seed = m.seed
+        self.state.classes = class_names(m.dataset)
         self.status.browsing(m, str(self.request.checkpoint))
         self.browsed_run = m.run_dir
         self.sub_title = str(self.request.checkpoint)
@@ -245,7 +249,9 @@ class RunDisplay(App[int]):
         from vae_tui.core.tiles import TileDecoder  # noqa: PLC0415
 
         serial_on_this_thread()  # before this thread's first op (cheap to repeat)
-        self.state.show(TileDecoder(weights, self.test_images, self.test_labels), epoch, batch, live)
+        decoder = TileDecoder(weights, self.test_images, self.test_labels)
+        threading.Thread(target=decoder.warm, name="warm-codes", daemon=True).start()
+        self.state.show(decoder, epoch, batch, live)
         if not self._gc_frozen:
             # Torch, Textual and the data are loaded now and live as long as the app. Without
             # this, every full GC pass walks all of them: a ~150 ms freeze, several a minute,

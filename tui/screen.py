@@ -13,26 +13,24 @@ import contextlib
 from typing import Protocol
 
 from textual import on
-from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import TabbedContent
 
 from .browse import BROWSE_ACTIONS, OPEN_THEIR_VIEW, Changes, Part
+from .keymap import BINDINGS as KEYMAP
+from .keymap import VIEW_KEYS
 from .layout import (
-    LOSSES,
-    TABS,
     TabView,
     ViewSources,
+    fit_to_model,
     fit_to_size,
-    losses_tab_shown,
-    tab_keys,
     view_id,
     visible_tabs,
 )
 from .widgets.losses import LossPanel
-from .widgets.views import ImageView
+from .widgets.views import ImageView, SelectionChanged
 
 
 class AppSide(ViewSources, Protocol):
@@ -46,22 +44,7 @@ class MainScreen(Screen):
 
     AUTO_FOCUS = None  # a focused Tabs widget would take ←/→ from the image views
 
-    BINDINGS = [  # noqa: RUF012
-        Binding("tab", "next_tab", "Tab", key_display=f"⇥ 1-{len(TABS)}"),
-        Binding("shift+tab", "next_tab(-1)", "Previous tab", show=False),
-        Binding("left", "browse(-1)", "Image", key_display="←→"),
-        Binding("right", "browse(1)", "Next image", show=False),
-        Binding("up", "dimension(-1)", "Dim", key_display="↑↓"),
-        Binding("down", "dimension(1)", "Next dim", show=False),
-        *tab_keys(),
-        # One key, two bindings: the Footer offers the one that applies (see the app's check_action).
-        Binding("space", "app.pause", "Pause", key_display="␣"),
-        Binding("space", "app.resume", "Resume", key_display="␣"),
-        Binding("n", "new_samples", "New z"),
-        Binding("z", "toggle_base", "Base"),
-        Binding("r", "app.refresh_model", "Redraw"),
-        Binding("s", "app.save", "Save"),
-    ]
+    BINDINGS = KEYMAP  # every key but the quit keys, in the Footer's order
 
     def __init__(self, app_side: AppSide, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -95,6 +78,7 @@ class MainScreen(Screen):
         shown, the others when they are."""
         for view in self.query(ImageView):
             view.stale = True
+        fit_to_model(self, self.state.decoder.latent_dim if self.state.decoder else None)
         self.active_view_update()
 
     def redraw_all(self) -> None:
@@ -115,7 +99,9 @@ class MainScreen(Screen):
     # -- keys --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer a key only where it acts: the Footer hides the others, and they do nothing."""
-        if action not in BROWSE_ACTIONS:
+        if action == "zoom":  # only where the loss plots are beside the views, or to bring them back
+            return self.has_class("zoomed") or not self.has_class("narrow")
+        if action not in (*BROWSE_ACTIONS, "view", "reach"):
             return True
         if self.state.decoder is None:
             return False  # nothing to browse before the model is there
@@ -123,11 +109,23 @@ class MainScreen(Screen):
             view = self.active_view()
         except NoMatches:
             return False
-        return (view is not None and view.takes(action)) or action in OPEN_THEIR_VIEW
+        if action == "view":
+            return view is not None and view.takes(str(parameters[0]))
+        if action == "reach":  # ↑↓ and n where their own view is not shown: they open it
+            return parameters[0] in OPEN_THEIR_VIEW and (view is None or not view.takes(str(parameters[0])))
+        return view is not None and view.takes(action)
 
     def browse_keys_offered(self) -> tuple[bool | None, ...]:
         """What `check_action` says of each browsing key now (the Footer is rebuilt when it changes)."""
-        return tuple(self.check_action(action, ()) for action in BROWSE_ACTIONS)
+        return tuple(self.check_action(action, ()) for action in (*BROWSE_ACTIONS, "zoom")) + tuple(
+            self.check_action("view", (name,)) for name in VIEW_KEYS
+        )
+
+    def key_seen(self, key: str) -> None:
+        """Every key press, before its binding acts: a view's animation stops on any key."""
+        with contextlib.suppress(NoMatches):
+            for view in self.query(ImageView):
+                view.key_seen(key)
 
     def selected_here(self) -> Part | None:
         """What ←/→ select on the view shown (nothing on the losses tab)."""
@@ -151,9 +149,13 @@ class MainScreen(Screen):
                 self.action_show_tab(tab)
                 return
 
+    @on(SelectionChanged)
+    def selection_changed(self, event: SelectionChanged) -> None:
+        self.apply(event.changes, event.action)
+
     def action_show_tab(self, tab: str) -> None:
-        if tab == LOSSES and not losses_tab_shown(self):
-            return  # the loss plots are always on screen at this width (or there are none)
+        if tab not in visible_tabs(self):
+            return  # the losses beside the views (or none); the manifold of a model not 2-D
         self.query_one(TabbedContent).active = tab
 
     def action_next_tab(self, step: int = 1) -> None:
@@ -162,16 +164,43 @@ class MainScreen(Screen):
         current = visible.index(tabs.active) if tabs.active in visible else 0
         tabs.active = visible[(current + step) % len(visible)]
 
+    def action_reach(self, action: str, *arguments: int) -> None:
+        """↑↓ or n on a tab whose view does not take them: they act, and open the view that does."""
+        getattr(self, f"action_{action}")(*arguments)
+
     def action_browse(self, delta: int) -> None:
-        selected = self.selected_here()
-        if self.state.decoder is None or selected is None:
+        if self.state.decoder is None or self.arrows_here(delta, 0):
             return
-        self.apply(self.state.select(delta, selected), "browse")
+        selected = self.selected_here()
+        if selected is not None:
+            self.apply(self.state.select(delta, selected), "browse")
 
     def action_dimension(self, delta: int) -> None:
-        if self.state.decoder is None:
+        if self.state.decoder is None or self.arrows_here(0, delta):
             return
         self.apply(self.state.select_dimension(delta, self.selected_here()), "dimension")
+
+    def arrows_here(self, dx: int, dy: int) -> bool:
+        """Whether the view shown took an arrow key for itself (the map's cursor)."""
+        view = self.active_view()
+        changes = view.arrows(dx, dy) if view is not None else None
+        if changes is None:
+            return False
+        self.apply(changes, "arrows")
+        return True
+
+    def action_view(self, name: str) -> None:
+        """A key of the view shown (`keymap.view_key`): the view applies it to the selection."""
+        view = self.active_view()
+        if self.state.decoder is None or view is None or not view.takes(name):
+            return
+        self.apply(view.act(name), name)
+        self.app_side.sync_bindings()  # a mode a key switches can change the keys offered
+
+    def action_zoom(self) -> None:
+        """The image views take the whole width: the loss plots move to their tab (and back)."""
+        self.toggle_class("zoomed")
+        self.fit(self.size.width, self.size.height, self.has_class("no-history"))
 
     def action_toggle_base(self) -> None:
         self.apply(self.state.toggle_base(), "toggle_base")

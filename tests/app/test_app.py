@@ -13,9 +13,11 @@ from textual.widgets._footer import FooterKey
 from vae_tui.core import checkpoint as ckpt
 from vae_tui.tui.app import closing_line
 from vae_tui.tui.widgets.halfblock import HalfBlockView
+from vae_tui.tui.widgets.reconstructions import ReconstructionView
 from vae_tui.tui.widgets.status import StatusPanel, fit_path
 from vae_tui.tui.widgets.text_lines import TextLines
-from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
+from vae_tui.tui.widgets.traversal import TraversalView
+from vae_tui.tui.widgets.views import SamplesView
 
 from .helpers import DATA, TINY, make_app, make_fake_app, screen_pixels, text_of, wait_for
 
@@ -137,7 +139,7 @@ async def test_training_finishes_and_stays_open_for_browsing(tmp_path: Path) -> 
         await wait_for(pilot, lambda: not app.training_active)  # the worker ends after RunFinished
         await pilot.pause(0.2)
         footer = {key.description for key in app.query(FooterKey)}
-        assert {"Image", "New z", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
+        assert {"Image", "Go to", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
         await pilot.press("right")
         assert app.state.image == 1
         await pilot.press("q")
@@ -161,9 +163,11 @@ async def test_reference_state_dict_opens_for_browsing_without_training(tmp_path
         assert "…" in status and "state_dict.pt" in status
         await wait_for(pilot, lambda: "Image" in {key.description for key in app.query(FooterKey)})
         footer = {key.description for key in app.query(FooterKey)}
-        assert {"Image", "Dim", "New z", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
-        await pilot.press("down", "down")
-        assert app.state.dim == 2
+        assert {"Image", "Go to", "Quit"} <= footer and not footer & {"Pause", "Save", "Redraw"}
+        assert not footer & {"Dim", "New z"}  # they act here too (they open their views), unoffered
+        await pilot.press("down", "down")  # the second on the traversal: the next row by KL
+        by_kl = app.query_one(TraversalView).order()
+        assert app.state.dim == by_kl[(by_kl.index(1) + 1) % len(by_kl)]
         await pilot.press("space")  # nothing to pause: not offered, and pressing it does nothing
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, timeout=10)

@@ -13,9 +13,11 @@ from vae_tui.core.config import TrainConfig
 from vae_tui.core.consumers import drive
 from vae_tui.core.metrics import MetricsWriter
 from vae_tui.core.train import train
+from vae_tui.tui.widgets.reconstructions import ReconstructionView
 from vae_tui.tui.widgets.status import StatusPanel
 from vae_tui.tui.widgets.text_lines import TextLines
-from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
+from vae_tui.tui.widgets.traversal import TraversalView
+from vae_tui.tui.widgets.views import SamplesView
 
 from .helpers import DATA, TINY, make_app, make_fake_app, screen_pixels, text_of, wait_for
 

@@ -19,7 +19,9 @@ from vae_tui.tui.cli import build_parser, parse_request
 from vae_tui.tui.graphics import HALFBLOCK, Graphics, Support, choose
 from vae_tui.tui.widgets.halfblock import HalfBlockView
 from vae_tui.tui.widgets.protocol_image import ProtocolImageView, colours_first, enlarge
-from vae_tui.tui.widgets.views import ReconstructionView, SamplesView, TraversalView
+from vae_tui.tui.widgets.reconstructions import ReconstructionView
+from vae_tui.tui.widgets.traversal import TraversalView
+from vae_tui.tui.widgets.views import SamplesView
 
 from ..helpers import run_cli
 from .helpers import DATA, wait_for
@@ -178,7 +180,8 @@ async def test_app_draws_full_resolution_sixels_and_every_key_redraws() -> None:
         await pilot.press("4", "down")
         traversal = graphic(app, TraversalView)
         await wait_for(pilot, lambda: traversal.grid is not None)
-        assert app.state.dim == 1
+        by_kl = app.query_one(TraversalView).order()  # ↓ goes to the next row shown
+        assert app.state.dim == by_kl[by_kl.index(0) + 1]
         check_full_resolution(traversal)
 
         await pilot.resize_terminal(60, 18)

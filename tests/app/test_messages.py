@@ -32,9 +32,9 @@ from vae_tui.core.events import (
 from vae_tui.tui import messages as ui_messages
 from vae_tui.tui.app import VaeApp, closing_line, make_app
 from vae_tui.tui.cli import parse_request
+from vae_tui.tui.widgets.reconstructions import ReconstructionView
 from vae_tui.tui.widgets.status import StatusPanel
 from vae_tui.tui.widgets.text_lines import TextLines
-from vae_tui.tui.widgets.views import ReconstructionView
 
 from ..helpers import TINY_MODEL
 from .fake_stream import FakeRuns

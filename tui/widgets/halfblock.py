@@ -73,10 +73,13 @@ def tile_image(
     highlight: set[tuple[int, int]] | None = None,
     factor: int = 1,
     gap_rows: set[int] | None = None,
+    marks: dict[tuple[int, int], str] | None = None,
 ) -> np.ndarray:
     """(R, C, 28, 28) grey tiles → (H, W, 3) RGB with gaps; highlighted tiles get an amber frame.
 
-    `gap_rows` are rows after which a wider gap is left (to separate groups of rows)."""
+    `gap_rows` are rows after which a wider gap is left (to separate groups of rows). `marks`
+    letters (`MARK_COLOURS`' keys) label tiles: a frame of their colour (the highlight's wins)
+    and the letter in the tile's top-left corner, which MNIST-like images leave black."""
     tiles = downsample(tiles, factor)
     rows, cols, h, w = tiles.shape
     pad = 2 if factor == 1 else 1
@@ -88,6 +91,8 @@ def tile_image(
         for c in range(cols):
             x = pad + c * (w + pad)
             out[y : y + h, x : x + w] = tiles[r, c][..., None]
+            if marks and (r, c) in marks:
+                mark(out, y, x, h, w, pad, marks[r, c])
             if highlight and (r, c) in highlight:
                 out[y - pad : y, x - pad : x + w + pad] = HIGHLIGHT
                 out[y + h : y + h + pad, x - pad : x + w + pad] = HIGHLIGHT
@@ -95,6 +100,28 @@ def tile_image(
                 out[y - pad : y + h + pad, x + w : x + w + pad] = HIGHLIGHT
         y += heights[r]
     return out
+
+
+MARK_COLOURS = {"A": (0, 200, 255), "B": (255, 80, 200)}
+"""The interpolation's ends as the reconstructions frame them (cyan A, magenta B)."""
+GLYPHS = {
+    "A": ("010", "101", "111", "101", "101"),
+    "B": ("110", "101", "110", "101", "110"),
+}
+"""3×5 pixel letters: legible even on 2× smaller (14-pixel) tiles."""
+
+
+def mark(out: np.ndarray, y: int, x: int, h: int, w: int, pad: int, letter: str) -> None:
+    """Frame the tile at (y, x) in `letter`'s colour and write the letter in its top-left corner."""
+    colour = MARK_COLOURS[letter]
+    out[y - pad : y, x - pad : x + w + pad] = colour
+    out[y + h : y + h + pad, x - pad : x + w + pad] = colour
+    out[y - pad : y + h + pad, x - pad : x] = colour
+    out[y - pad : y + h + pad, x + w : x + w + pad] = colour
+    for dy, row in enumerate(GLYPHS[letter]):  # a pixel in from the frame, so it reads as a letter
+        for dx, bit in enumerate(row):
+            if bit == "1":
+                out[y + 1 + dy, x + 1 + dx] = colour
 
 
 def fit_count(pixels: int, factor: int) -> int:

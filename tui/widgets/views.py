@@ -1,4 +1,5 @@
-"""The three image views: reconstructions, samples and latent traversals.
+"""The image views' base, and the samples view (`reconstructions.py` holds the reconstructions,
+`traversal.py` the latent traversal).
 
 Each view declares what of the selection it draws (`DRAWS`: it is redrawn when one of those parts
 changes), which browsing keys it takes (`KEYS`) and what ←/→ select on it (`selects`): the main
@@ -16,8 +17,9 @@ from typing import ClassVar, TypeVar
 import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 
-from ..browse import SAMPLE_COUNT, BrowseState, Part
+from ..browse import SAMPLE_COUNT, BrowseState, Changes, Part
 from ..graphics import HALFBLOCK, Graphics
 from .halfblock import Budget, HalfBlockView, fit_count, tile_image
 from .protocol_image import ProtocolImageView
@@ -25,7 +27,14 @@ from .text_lines import TextLines
 
 Layout = TypeVar("Layout")
 
-TRAVERSAL_STEPS = 9
+
+class SelectionChanged(Message):
+    """A view changed the selection outside a key's action (`g`'s dialog, once answered): the
+    screen redraws what it changed, as after a key."""
+
+    def __init__(self, changes: Changes, action: str) -> None:
+        super().__init__()
+        self.changes, self.action = changes, action
 
 
 class ImageView(Vertical):
@@ -38,7 +47,7 @@ class ImageView(Vertical):
     DRAWS: ClassVar[frozenset[Part]] = frozenset()
     """The parts of the selection the picture shows: it is redrawn when one of them changes."""
     KEYS: ClassVar[frozenset[str]] = frozenset()
-    """The browsing keys' actions (`browse.BROWSE_ACTIONS`) that act here."""
+    """The browsing keys' actions (`browse.BROWSE_ACTIONS`) and view keys (`keymap.VIEW_KEYS`) that act here."""
     SELECTS: ClassVar[Part | None] = None
     """What ←/→ select here (None: nothing; then ←/→ are not offered)."""
 
@@ -68,6 +77,17 @@ class ImageView(Vertical):
     def takes(self, action: str) -> bool:
         """Whether a browsing key acts on this view as it is now."""
         return action in self.KEYS and (action != "browse" or self.selects() is not None)
+
+    def act(self, name: str) -> Changes:
+        """A view key (`keymap.view_key`) it `takes`: apply it, say what of the selection changed."""
+        raise NotImplementedError(name)
+
+    def arrows(self, dx: int, dy: int) -> Changes | None:
+        """An arrow key, if this view uses arrows for itself (None: the usual image / dimension)."""
+        return None
+
+    def key_seen(self, key: str) -> None:
+        """Any key press, before its binding acts (an animation stops on any key)."""
 
     def tab_shown(self) -> None:
         """Its tab has just opened: draw it if it went out of date while hidden."""
@@ -131,62 +151,27 @@ def page_of(selected: int, per_page: int, total: int) -> tuple[int, int]:
     return start, min(total, start + per_page)
 
 
-class ReconstructionView(ImageView):
-    """Test images (top of each pair) over their reconstructions; ←/→ selects an image."""
-
-    DRAWS = frozenset({"image"})
-    KEYS = frozenset({"browse"})
-    SELECTS = "image"
-
-    def title_text(self) -> str:
-        return "Reconstructions: test images over their reconstructions"
-
-    def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
-        s, e = self.state, self.state.decoder
-        assert e is not None
-
-        def layout(b: Budget) -> tuple[int, int]:
-            tile, pad = 28 // b.factor, 2 if b.factor == 1 else 1
-            cols = fit_count(b.width, b.factor)
-            pairs = 0
-            while pad + (pairs + 1) * 2 * (tile + pad) + pairs * 2 * pad <= b.height:
-                pairs += 1
-            return cols, pairs
-
-        (cols, pairs), (_, _, factor, scale) = pick(budgets, layout, lambda cp: cp[0] * cp[1] >= 8)
-        if cols == 0 or pairs == 0:
-            return None, self.title_text(), 1
-        per_page = cols * pairs
-        start, stop = page_of(s.image, per_page, e.count)
-        indices = list(range(start, stop))
-        originals, recon = e.originals(indices), e.reconstructions(indices)
-        tiles = np.zeros((2 * pairs, cols, 28, 28), dtype=np.uint8)
-        for i in range(len(indices)):
-            r, c = divmod(i, cols)
-            tiles[2 * r, c], tiles[2 * r + 1, c] = originals[i], recon[i]
-        r, c = divmod(s.image - start, cols)
-        image = tile_image(
-            tiles, {(2 * r, c), (2 * r + 1, c)}, factor, gap_rows=set(range(1, 2 * pairs - 1, 2))
-        )
-        bce, kld = e.image_loss(s.image)
-        numbers = f"#{s.image + 1}{s.label(s.image)}: BCE {bce:.1f} + KLD {kld:.1f} nats"
-        weights = f" · {s.weights()}" if s.weights() else ""
-        selected = f"Selected {numbers}{weights}"
-        if len(selected) > self.size.width - 2:  # the weights matter more than the word
-            selected = f"{numbers}{weights}"
-        text = (
-            f"Test images {start + 1}–{stop} of {e.count} (top: image, below: reconstruction)"
-            f"{' · 2× smaller' if factor == 2 else ''}\n{selected}"
-        )
-        return image, text, scale
-
-
 class SamplesView(ImageView):
     """Decodings of a fixed z ~ N(0, I) (the same z every epoch); `n` draws a new z."""
 
     DRAWS = frozenset({"sample", "draw"})
-    KEYS = frozenset({"browse", "new_samples"})
+    KEYS = frozenset({"browse", "new_samples", "page_up", "page_down", "first", "last"})
     SELECTS = "sample"
+
+    per_page = 1
+    """Samples the last drawing showed: what PageUp/PageDown move by."""
+
+    def act(self, name: str) -> Changes:
+        """The page keys: a screenful of samples on or back, or the first or last sample."""
+        s = self.state
+        targets = {
+            "page_up": s.sample - self.per_page,
+            "page_down": s.sample + self.per_page,
+            "first": 0,
+            "last": SAMPLE_COUNT - 1,
+        }
+        s.sample = min(max(targets[name], 0), SAMPLE_COUNT - 1)
+        return s.follow("sample") | {"sample"}
 
     def title_text(self) -> str:
         return "Samples decoded from z ~ N(0, I)"
@@ -201,7 +186,7 @@ class SamplesView(ImageView):
         )
         if cols == 0 or rows == 0:
             return None, self.title_text(), 1
-        per_page = cols * rows
+        per_page = self.per_page = cols * rows
         start, stop = page_of(s.sample, per_page, SAMPLE_COUNT)
         decoded = e.decode(s.samples_z[start:stop])
         tiles = np.zeros((rows, cols, 28, 28), dtype=np.uint8)
@@ -217,51 +202,5 @@ class SamplesView(ImageView):
             f"Samples {start + 1}–{stop} of {SAMPLE_COUNT} decoded from z ~ N(0, I)"
             f"{' · 2× smaller' if factor == 2 else ''}\n"
             f"Selected {s.sample + 1} · ↑↓ traverses it · {draw}"
-        )
-        return image, text, scale
-
-
-class TraversalView(ImageView):
-    """One row per latent dimension, sweeping it from −3 to +3 around a base code (the selected
-    test image's μ or sample's z, or 0); ↑/↓ selects."""
-
-    DRAWS = frozenset({"image", "sample", "dimension", "draw", "base"})
-    KEYS = frozenset({"browse", "dimension", "toggle_base"})
-
-    def selects(self) -> Part | None:
-        """←/→ move what it sweeps around (nothing, around z = 0)."""
-        return None if self.state.zero_base else self.state.base
-
-    def title_text(self) -> str:
-        return "Latent traversal"
-
-    def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
-        s, e = self.state, self.state.decoder
-        assert e is not None
-        (steps, rows), (_, _, factor, scale) = pick(
-            budgets,
-            lambda b: (fit_count(b.width, b.factor), fit_count(b.height, b.factor)),
-            lambda sr: sr[0] >= 7 and sr[1] >= 3,
-        )
-        steps = min(TRAVERSAL_STEPS, steps)
-        if steps < 3 or rows == 0:
-            return None, self.title_text(), 1
-        if steps % 2 == 0:
-            steps -= 1  # keep the base value (0 offset) in the middle column
-        rows = min(rows, e.latent_dim)
-        first = min(max(0, s.dim - rows // 2), e.latent_dim - rows)
-        dims = list(range(first, first + rows))
-        if s.zero_base:
-            base, where = e.code(None), "z = 0"
-        elif s.base == "sample" and s.samples_z is not None:
-            base, where = s.samples_z[s.sample], f"sample {s.sample + 1} (z draw #{s.sample_seed + 1})"
-        else:
-            base, where = e.code(s.image), f"μ of test image #{s.image + 1}{s.label(s.image)}"
-        tiles = e.traversal(base, dims, steps)
-        image = tile_image(tiles, {(s.dim - first, c) for c in range(steps)}, factor)
-        text = (
-            f"Rows z{first + 1}–z{first + rows} of {e.latent_dim}, each swept −3 → +3 in {steps} steps"
-            f"{' · 2× smaller' if factor == 2 else ''}\n"
-            f"Selected z{s.dim + 1} · base: {where} (z: toggle)"
         )
         return image, text, scale
