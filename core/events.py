@@ -75,6 +75,19 @@ class EpochEnd:
     active_units: int | None = None
     """Latent dimensions whose mean code varies over the held-out images (Burda et al.'s
     criterion); None from a producer that did not compute it."""
+    activity_per_dim: tuple[float, ...] = ()
+    """Var over the held-out images of each dimension's μ (what `active_units` counts): not in
+    the metrics row, but the app's views of these weights need it and need not encode again."""
+
+    def usage(self) -> dict[str, Any] | None:
+        """`evaluate.usage_of_codes` of the held-out codes, when the producer computed it."""
+        if self.active_units is None or not self.activity_per_dim:
+            return None
+        return {
+            "kl_per_dim": list(self.kl_per_dim),
+            "activity_per_dim": list(self.activity_per_dim),
+            "active_units": self.active_units,
+        }
 
     def metrics(self) -> dict[str, float | int | list[float]]:
         """The `metrics.jsonl` row; the latent usage only when it was computed."""

@@ -228,6 +228,7 @@ def end_epoch(loop: LoopState, tally: EpochTally) -> Iterator[Event]:
         images_per_second=sums["images"] / max(train_seconds, 1e-9),
         kl_per_dim=tuple(held_out["kl_per_dim"]),
         active_units=held_out["active_units"],
+        activity_per_dim=tuple(held_out["activity_per_dim"]),
     )
     yield EpochImages(loop.epoch, loop.step, recon_grid, samples_grid)
     yield loop.snapshot()

@@ -44,8 +44,11 @@ class BrowseState:
     image: int = 0
     """Selected test image: highlighted in the reconstructions, base code of the traversal."""
     sample: int = 0
-    dim: int = 0
-    """Selected latent dimension in the traversal."""
+    picked_dim: int | None = None
+    """The latent dimension the user selected (↑/↓); None until they do: then `dim` is the most
+    informative one, of whichever weights are shown (the top may change as training goes on)."""
+    by_kl: bool = True
+    """Dimensions in order of KL, most informative first (False: by index; the traversal's `k`)."""
     zero_base: bool = False
     """Traverse around z = 0 instead of the selection's code."""
     base: Part = "image"
@@ -107,8 +110,34 @@ class BrowseState:
             self.samples_z = self.draw(decoder.latent_dim)
         self.decoder = decoder
         self.epoch, self.batch, self.live = epoch, batch, live
-        self.dim = min(self.dim, decoder.latent_dim - 1)
+        if self.picked_dim is not None:
+            self.picked_dim = min(self.picked_dim, decoder.latent_dim - 1)
         self.image = min(self.image, decoder.count - 1)
+
+    @property
+    def dim(self) -> int:
+        """The selected latent dimension: the user's, else the first in KL order."""
+        if self.picked_dim is not None or self.decoder is None:
+            return self.picked_dim or 0
+        return self.dimensions(by_kl=True)[0]
+
+    @dim.setter
+    def dim(self, value: int) -> None:
+        self.picked_dim = value
+
+    def dimensions(self, by_kl: bool | None = None) -> list[int]:
+        """The latent dimensions in the order shown (`by_kl`: this order, not the state's): by
+        KL over the test images, most first, ties by index; or by index."""
+        e = self.decoder
+        assert e is not None
+        if not (self.by_kl if by_kl is None else by_kl):
+            return list(range(e.latent_dim))
+
+        def by_kl_order() -> list[int]:
+            kl = e.usage()["kl_per_dim"]
+            return sorted(range(e.latent_dim), key=lambda d: (-kl[d], d))
+
+        return e.cached("dimensions by KL", by_kl_order)  # (asked at every draw: once per decoder)
 
     def draw(self, latent_dim: int) -> Any:
         """The samples' z ~ N(0, I) of draw `sample_seed`: the run's own sample grid's z first
@@ -136,11 +165,17 @@ class BrowseState:
             self.image = int(images[(self.rank() + delta) % len(images)])
         return self.follow(selected) | {selected}
 
-    def select_dimension(self, delta: int, selected: Part | None) -> Changes:
-        """↑/↓: the next latent dimension, swept around what the view shown selects."""
-        assert self.decoder is not None
-        self.dim = (self.dim + delta) % self.decoder.latent_dim
+    def select_dimension(self, delta: int, selected: Part | None, by_kl: bool | None = None) -> Changes:
+        """↑/↓: the next latent dimension in the order shown (`dimensions`), swept around what
+        the view shown selects. From then on the selected dimension is the user's."""
+        order = self.dimensions(by_kl)
+        self.dim = order[(order.index(self.dim) + delta) % len(order)]
         return self.follow(selected) | {"dimension"}
+
+    def toggle_dimension_order(self) -> Changes:
+        """k: the dimensions by index, or back by KL (the selected one stays selected)."""
+        self.by_kl = not self.by_kl
+        return frozenset({"dimension"})
 
     def toggle_base(self) -> Changes:
         """z: sweep around z = 0, or back around the selection."""

@@ -27,6 +27,12 @@ BINDINGS: list[Binding] = [
     Binding("right", "browse(1)", "Next image", show=False),
     Binding("up", "dimension(-1)", "Dim", key_display="↑↓"),
     Binding("down", "dimension(1)", "Next dim", show=False),
+    # The map's arrows move its cursor: the same keys again, offered where the view takes
+    # "cursor" (then it takes neither ←→ nor ↑↓), before the hidden ↑↓ that open the traversal.
+    Binding("left", "cursor(-1, 0)", "Cursor", key_display="←→↑↓"),
+    Binding("right", "cursor(1, 0)", "Cursor right", show=False),
+    Binding("up", "cursor(0, -1)", "Cursor up", show=False),
+    Binding("down", "cursor(0, 1)", "Cursor down", show=False),
     *tab_keys(),
     # One key, two bindings: the Footer offers the one that applies (see the app's check_action).
     Binding("space", "app.pause", "Pause", key_display="␣"),
@@ -48,7 +54,8 @@ BINDINGS: list[Binding] = [
     view_key("c", "class", "Class"),
     view_key("a", "mark_a", "Mark", key_display="a/b"),
     view_key("b", "mark_b", "Mark B", show=False),
-    view_key("k", "kl_order", "KL order"),
+    # The traversal's caption says what k does: its Footer at 80 columns has room for +/- and p instead.
+    view_key("k", "kl_order", "KL order", show=False),
     view_key("plus,equals_sign,shift+right", "scrub_up", "Scrub", key_display="+/-"),
     view_key("minus,shift+left", "scrub_down", "Scrub down", show=False),
     view_key("p", "play", "Play"),

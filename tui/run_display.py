@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import threading
 from typing import TYPE_CHECKING, Any
 
 from textual import events
@@ -91,6 +90,10 @@ class RunDisplay(App[int]):
         self.browsed_run: str | None = None
         """`--checkpoint` of a run's checkpoint: that run's folder."""
         self._bindings_key: tuple[Any, ...] = ()
+        self.warmer: Any = None
+        """`core.tiles.Warmer` (torch), once there are weights to show."""
+        self.epoch_usage: dict[int, dict[str, Any]] = {}
+        """The last epoch end's held-out latent usage, by epoch: its weights' views need no pass."""
 
     # -- the screen, its size and the 2 Hz redraw --------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -119,6 +122,7 @@ class RunDisplay(App[int]):
         with contextlib.suppress(NoMatches):  # the timer can fire once more while the app closes
             for panel in self.main.query(LossPanel):
                 panel.redraw()
+            self.freeze_survivors()
             tracker = self.tracker
             if tracker is not None and tracker.active_mode:  # SwanLab starts on its own thread
                 self.status.swanlab = tracker.active_mode
@@ -177,6 +181,8 @@ class RunDisplay(App[int]):
 
     def on_epoch_finished(self, message: EpochFinished) -> None:
         row = message.event.metrics()
+        if (usage := message.event.usage()) is not None:
+            self.epoch_usage = {message.event.epoch: usage}  # for its weights, which come next
         self.history.add_epoch(row)
         self.status.last_epoch = row
         self.status.images_per_second = message.event.images_per_second
@@ -246,11 +252,15 @@ class RunDisplay(App[int]):
         """Browse these weights: trained `epoch` epochs and `batch` batches of the next; `live`
         when they are the running model's, so a mid-epoch copy is the weights as they are now."""
         from vae_tui.core.threads import serial_on_this_thread  # noqa: PLC0415
-        from vae_tui.core.tiles import TileDecoder  # noqa: PLC0415
+        from vae_tui.core.tiles import TileDecoder, Warmer  # noqa: PLC0415
 
         serial_on_this_thread()  # before this thread's first op (cheap to repeat)
         decoder = TileDecoder(weights, self.test_images, self.test_labels)
-        threading.Thread(target=decoder.warm, name="warm-codes", daemon=True).start()
+        if not batch and epoch is not None and (usage := self.epoch_usage.get(epoch)) is not None:
+            decoder.know_usage(usage)  # the epoch-end weights the held-out pass just measured
+        if self.warmer is None:
+            self.warmer = Warmer()
+        self.warmer.warm(decoder)
         self.state.show(decoder, epoch, batch, live)
         if not self._gc_frozen:
             # Torch, Textual and the data are loaded now and live as long as the app. Without
@@ -259,6 +269,16 @@ class RunDisplay(App[int]):
             gc.freeze()
             self._gc_frozen = True
         self.main.views_changed()
+
+    def freeze_survivors(self) -> None:
+        """What survived the young generations since the last tick joins the frozen objects, so
+        no full collection has much to walk: redraws leave ~2,000 long-lived objects a second
+        (Rich segments, Textual's strip caches), and the full collection they caused every
+        1–1.5 s held the UI thread 86–147 ms (benchmarks/app_latency.py). The price: a cycle that
+        becomes garbage only after it was frozen (a closed toast) is never collected."""
+        if self._gc_frozen:
+            gc.collect(1)
+            gc.freeze()
 
     def epochs_over(self) -> None:
         """No epoch will change the pictures any more: the captions stop saying they will."""

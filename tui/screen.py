@@ -101,7 +101,7 @@ class MainScreen(Screen):
         """Offer a key only where it acts: the Footer hides the others, and they do nothing."""
         if action == "zoom":  # only where the loss plots are beside the views, or to bring them back
             return self.has_class("zoomed") or not self.has_class("narrow")
-        if action not in (*BROWSE_ACTIONS, "view", "reach"):
+        if action not in (*BROWSE_ACTIONS, "view", "reach", "cursor"):
             return True
         if self.state.decoder is None:
             return False  # nothing to browse before the model is there
@@ -117,7 +117,7 @@ class MainScreen(Screen):
 
     def browse_keys_offered(self) -> tuple[bool | None, ...]:
         """What `check_action` says of each browsing key now (the Footer is rebuilt when it changes)."""
-        return tuple(self.check_action(action, ()) for action in (*BROWSE_ACTIONS, "zoom")) + tuple(
+        return tuple(self.check_action(action, ()) for action in (*BROWSE_ACTIONS, "cursor", "zoom")) + tuple(
             self.check_action("view", (name,)) for name in VIEW_KEYS
         )
 
@@ -136,9 +136,7 @@ class MainScreen(Screen):
         """After a browsing key: mark the views that draw what it changed out of date, and redraw
         the one shown if it takes the key; else open the first view that does (it draws as its
         tab opens)."""
-        for view in self.query(ImageView):
-            if view.DRAWS & changes:
-                view.stale = True
+        self.mark_stale(changes)
         shown = self.active_view()
         if shown is not None and shown.takes(action):
             shown.update_view()
@@ -149,9 +147,17 @@ class MainScreen(Screen):
                 self.action_show_tab(tab)
                 return
 
+    def mark_stale(self, changes: Changes) -> None:
+        for view in self.query(ImageView):
+            if view.DRAWS & changes:
+                view.stale = True
+
     @on(SelectionChanged)
     def selection_changed(self, event: SelectionChanged) -> None:
-        self.apply(event.changes, event.action)
+        """A change a view made by itself (a dialog's answer, a worker's result): redraw what
+        shows it, but never open another tab — the user may have moved on since."""
+        self.mark_stale(event.changes)
+        self.active_view_update()
 
     def action_show_tab(self, tab: str) -> None:
         if tab not in visible_tabs(self):
@@ -179,6 +185,11 @@ class MainScreen(Screen):
         if self.state.decoder is None or self.arrows_here(0, delta):
             return
         self.apply(self.state.select_dimension(delta, self.selected_here()), "dimension")
+
+    def action_cursor(self, dx: int, dy: int) -> None:
+        """The arrows where the view shown moves a cursor with them (the map's): its `arrows`."""
+        if self.state.decoder is not None:
+            self.arrows_here(dx, dy)
 
     def arrows_here(self, dx: int, dy: int) -> bool:
         """Whether the view shown took an arrow key for itself (the map's cursor)."""

@@ -214,6 +214,7 @@ class FakeRun:
                 images_per_second=count / seconds,
                 kl_per_dim=tuple(held_out["kl_per_dim"]),
                 active_units=held_out["active_units"],
+                activity_per_dim=tuple(held_out["activity_per_dim"]),
             )
             z = preview_latents(c.latent_dim, c.seed)
             yield EpochImages(epoch, step, *preview_grids(model, images[:PREVIEW_IMAGES], z))

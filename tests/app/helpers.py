@@ -44,6 +44,20 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
+def kl_order(decoder: Any) -> list[int]:
+    """A decoder's latent dimensions by KL over its test images, most first (ties by index):
+    the order the traversal lists them in, and ↑/↓ move along, computed here from its usage."""
+    kl = decoder.usage()["kl_per_dim"]
+    return sorted(range(len(kl)), key=lambda d: (-kl[d], d))
+
+
+def swept(traversal: Widget) -> str:
+    """The dimension the traversal names over its columns ("offset→z5" or, tight, "z5"): the
+    selected one, which its rows sweep and the large image scrubs."""
+    header = text_of(traversal.query_one(".columns")).split()
+    return header[0].removeprefix("offset→") if header else ""
+
+
 def text_of(widget: Widget) -> str:
     """What a widget shows on screen, as plain text."""
     strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))

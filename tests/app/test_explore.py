@@ -9,13 +9,14 @@ import numpy as np
 import torch
 from textual.pilot import Pilot
 
+from vae_tui.core.metrics import read_metrics
 from vae_tui.tui import layout
 from vae_tui.tui.app import VaeApp
 from vae_tui.tui.widgets.interpolation import InterpolationView
-from vae_tui.tui.widgets.latent_health import LatentHealthView, kl_order
+from vae_tui.tui.widgets.latent_health import LatentHealthView
 from vae_tui.tui.widgets.text_lines import TextLines
 
-from .helpers import DATA, TINY, make_app, screen_pixels, text_of, wait_for
+from .helpers import DATA, TINY, kl_order, make_app, screen_pixels, text_of, wait_for
 
 COLLAPSED_DIM = 2  # z3
 
@@ -95,6 +96,27 @@ async def test_marks_choose_the_ends_of_the_path_and_l_switches_the_path(tmp_pat
         await pilot.press("q")
 
 
+async def test_unmarked_ends_follow_the_selection_and_the_order_shown() -> None:
+    """Unmarked, A is the selected image (←/→ move it on the Interp tab too) and B the next one
+    in the order the reconstructions show (by error: the next worse)."""
+    app = make_app("--checkpoint", str(DATA), "--test-limit", "50")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state.decoder is not None)
+        await pilot.press(tab_key("interp"), "right")
+        drawn = await interp_drawn(pilot, app, "A = selected #2")
+        assert "B = next #3" in caption(app, InterpolationView)
+        assert close(drawn[0, 0], decoded_mu(app, 1)) and close(drawn[0, -1], decoded_mu(app, 2))
+        await pilot.press(tab_key("recon"), "o")
+        e = app.state.decoder
+        assert e is not None
+        worst = e.order("error")
+        await wait_for(pilot, lambda: app.state.image == worst[0])
+        await pilot.press(tab_key("interp"))
+        await interp_drawn(pilot, app, f"A = selected #{worst[0] + 1}")
+        assert f"B = next #{worst[1] + 1}" in caption(app, InterpolationView)
+        await pilot.press("q")
+
+
 async def test_l_draws_the_other_path_where_one_row_fits() -> None:
     app = make_app("--checkpoint", str(DATA), "--test-limit", "50")
     async with app.run_test(size=(80, 20)) as pilot:
@@ -133,7 +155,7 @@ async def test_latents_are_sorted_by_kl_and_collapsed_ones_marked(tmp_path: Path
         e = app.state.decoder
         assert e is not None
         usage = e.usage()
-        order = kl_order(usage["kl_per_dim"])
+        order = kl_order(e)
         assert order[-1] == COLLAPSED_DIM and usage["active_units"] == 7
         assert [line.split()[0].lstrip("▶") for line in bars(app)] == [f"z{d + 1}" for d in order]
         for d, line in zip(order, bars(app), strict=True):
@@ -160,7 +182,7 @@ async def test_latents_scroll_where_the_bars_do_not_fit() -> None:
         assert 0 < shown < 8 and f"Rows 1–{shown} of 8 (↑↓)" in caption(app, LatentHealthView)
         e = app.state.decoder
         assert e is not None
-        order = kl_order(e.usage()["kl_per_dim"])
+        order = kl_order(e)
         await pilot.press(*["down"] * (7 - order.index(app.state.dim)))  # to the last in KL order
         assert app.state.dim == order[-1]
         await wait_for(pilot, lambda: f"Rows {8 - shown + 1}–8 of 8" in caption(app, LatentHealthView))
@@ -183,8 +205,34 @@ async def test_both_views_follow_training(tmp_path: Path) -> None:
         assert "weights after epoch 3" in caption(app, LatentHealthView)
         assert bars(app)[-1].startswith("Active units by epoch")
         assert "of 4 dimensions active" in caption(app, LatentHealthView)
+        # The epoch end's held-out usage is what the views of its weights use: no pass of their own.
+        assert app.state.decoder.usage() is app.epoch_usage[3]
+        assert app.epoch_usage[3]["kl_per_dim"] == read_metrics(run_dir / "metrics.jsonl")[-1]["kl_per_dim"]
         await pilot.press(tab_key("interp"), "l")
         drawn = await interp_drawn(pilot, app, "A = selected #1")
         assert close(drawn[0, 0], decoded_mu(app, 0))
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, timeout=30)
+
+
+async def test_a_tab_shown_again_is_not_redrawn_when_nothing_changed(monkeypatch) -> None:
+    """Switching back to a view whose picture is up to date costs no rebuild (Textual sends it a
+    Resize at its old size as its tab shows); a new size still redraws it."""
+    builds: list[int] = []
+    build = InterpolationView.build
+    monkeypatch.setattr(
+        InterpolationView, "build", lambda view, budgets: builds.append(1) or build(view, budgets)
+    )
+    app = make_app("--checkpoint", str(DATA), "--test-limit", "50")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state.decoder is not None)
+        await pilot.press(tab_key("interp"))
+        await interp_drawn(pilot, app, "A = selected #1")
+        drawn = len(builds)
+        for _ in range(3):
+            await pilot.press(tab_key("recon"), tab_key("interp"))
+            await pilot.pause(0.1)
+        assert len(builds) == drawn
+        await pilot.resize_terminal(100, 40)
+        await wait_for(pilot, lambda: len(builds) > drawn)
+        await pilot.press("q")

@@ -24,7 +24,7 @@ from vae_tui.tui.widgets.traversal import TraversalView
 from vae_tui.tui.widgets.views import SamplesView
 
 from ..helpers import run_cli
-from .helpers import DATA, wait_for
+from .helpers import DATA, kl_order, wait_for
 
 
 def _cell() -> tuple[int, int]:
@@ -180,8 +180,7 @@ async def test_app_draws_full_resolution_sixels_and_every_key_redraws() -> None:
         await pilot.press("4", "down")
         traversal = graphic(app, TraversalView)
         await wait_for(pilot, lambda: traversal.grid is not None)
-        by_kl = app.query_one(TraversalView).order()  # ↓ goes to the next row shown
-        assert app.state.dim == by_kl[by_kl.index(0) + 1]
+        assert app.state.dim == kl_order(app.state.decoder)[1]  # ↓ goes to the next row shown
         check_full_resolution(traversal)
 
         await pilot.resize_terminal(60, 18)

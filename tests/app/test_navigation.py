@@ -84,7 +84,9 @@ async def test_page_keys_home_end_and_the_order_by_error() -> None:
         assert "by error" in caption(app, ReconstructionView)
         await pilot.press("right", "pagedown")
         assert app.state.image == worst[1 + page]
-        await wait_for(pilot, lambda: f"Worst {2 + page} of {IMAGES}" in caption(app, ReconstructionView))
+        await wait_for(
+            pilot, lambda: f"Rank {2 + page} of {IMAGES} by error" in caption(app, ReconstructionView)
+        )
         await pilot.press("end")
         assert app.state.image == worst[-1]
         await pilot.press("o")  # back in index order, the image found stays selected
@@ -109,7 +111,8 @@ async def test_a_key_pressed_while_the_order_is_computed_acts_after_the_worst_is
         app.main.action_browse(1)
         assert app.state.image == worst[1] and not view.worst_pending
         await wait_for(
-            pilot, lambda: f"Worst 2 of {IMAGES} · #{worst[1] + 1} " in caption(app, ReconstructionView)
+            pilot,
+            lambda: f"Rank 2 of {IMAGES} by error · #{worst[1] + 1} " in caption(app, ReconstructionView),
         )
         await pilot.press("q")
 
@@ -150,7 +153,9 @@ async def test_go_to_a_number_in_its_own_dialog() -> None:
         error = app.screen.query_one(".error").render().plain
         assert error == f"enter a number from 1 to {IMAGES}" and isinstance(app.screen, GoToImage)
         app.screen.query_one(Input).value = ""
-        await pilot.press(*"137", "enter")  # digits go to the dialog, not to the tab keys
+        await pilot.press(*"137")  # digits go to the dialog, not to the tab keys
+        assert app.screen.query_one(".error").render().plain == ""  # the complaint was of another number
+        await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, GoToImage))
         assert app.state.image == 136 and app.query_one(TabbedContent).active == "recon"
         await wait_for(pilot, lambda: "#137 " in caption(app, ReconstructionView))

@@ -1,6 +1,7 @@
 """Snapshots of the latent traversal from the fixed tiny model (tests/app/test_snapshots.py's
-pattern): rows by KL with their labels, the offsets over the columns, the base column framed
-apart and, where it fits, the large image scrubbed a few steps."""
+pattern): rows by KL with their labels (compact at 80 columns, where the large image fits
+beside them so), the offsets over the columns, the base column framed apart and the large image
+scrubbed a few steps."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def test_traversal_80x24(snap_compare) -> None:
 def test_traversal_scrubbed_160x48(snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
         await model_shown(pilot)
-        await pilot.press("4", "k", "down", "plus", "plus", "plus", "shift+left")  # index order, z2 at +0.5
+        # Index order, ↓ from the first by KL (z3) to z4, scrubbed to +0.5.
+        await pilot.press("4", "k", "down", "plus", "plus", "plus", "shift+left")
         await pilot.pause(0.2)
 
     assert snap_compare(browse_app(), terminal_size=(160, 48), run_before=run_before)

@@ -123,7 +123,7 @@ def test_app_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     tmux.keys("Right")
     tmux.wait(lambda s: "Selected #2 (label 2)" in s)
     tmux.keys("Down")
-    tmux.wait(lambda s: "Selected z2" in s)
+    tmux.wait(lambda s: "offset→z" in s and "by KL" in s)  # the traversal, on its first row by KL
     tmux.keys("Space")
     tmux.wait(lambda s: "PAUSED" in s)
     tmux.keys("Space")

@@ -147,3 +147,32 @@ def test_each_test_set_value_is_computed_once_per_decoder(mnist_test) -> None:
     for thread in threads:
         thread.join()
     assert len(results) == 4 and all(r is results[0] for r in results)
+
+
+def test_known_usage_needs_no_pass_over_the_test_set(mnist_test) -> None:
+    """The epoch end's held-out usage, handed over, is what `usage()` answers: no encoding."""
+    images, labels = mnist_test
+    decoder = TileDecoder(torch.load(TINY_MODEL, weights_only=True), images, labels)
+    measured = usage_of_codes(*decoder.model.encode(images.reshape(len(images), -1)))
+    decoder.know_usage(measured)
+    assert decoder.usage() is measured and "codes" not in decoder._cache
+
+
+def test_the_warmer_warms_the_newest_decoder_and_a_superseded_one_stops(mnist_test) -> None:
+    images, labels = mnist_test
+    state = torch.load(TINY_MODEL, weights_only=True)
+    superseded = TileDecoder(state, images, labels)
+    superseded.warm(superseded=lambda: True)
+    assert superseded._cache == {}  # newer weights were waiting: nothing computed
+    warmer = tiles.Warmer()
+    decoders = [TileDecoder(state, images, labels) for _ in range(3)]
+    for decoder in decoders:
+        warmer.warm(decoder)
+    newest = decoders[-1]
+    for _ in range(600):
+        if "usage" in newest._cache:
+            break
+        threading.Event().wait(0.05)
+    assert {"codes", "usage"} <= newest._cache.keys()
+    # What the map and the order by error need is left to their views' workers.
+    assert not {"map_points", "errors"} & newest._cache.keys()

@@ -40,6 +40,10 @@ class GoToImage(ModalScreen[int | None]):
             yield Input(placeholder="number, then Enter", type="integer", id="goto-number")
             yield Label("", classes="error")
 
+    @on(Input.Changed)
+    def typed(self) -> None:
+        self.query_one(".error", Label).update("")  # the last complaint is about another number
+
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip().replace(",", "")

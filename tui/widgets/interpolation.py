@@ -70,7 +70,8 @@ class InterpolationView(ImageView):
     """The decoded path from μ_A to μ_B, linear and spherical; `l` switches which is shown/framed."""
 
     DRAWS = frozenset({"image", "marks"})  # unmarked, the ends follow the selected image
-    KEYS = frozenset({"path_mode"})
+    KEYS = frozenset({"path_mode", "browse"})
+    SELECTS = "image"  # ←/→: the selected image, which an unmarked A is
 
     def __init__(self, state: BrowseState, *, id: str | None = None, graphics: Graphics = HALFBLOCK) -> None:
         super().__init__(state, id=id, graphics=graphics)
@@ -87,12 +88,14 @@ class InterpolationView(ImageView):
         return frozenset()
 
     def ends(self) -> tuple[int, int, bool, bool]:
-        """(A, B, A is a default, B is a default): the marks, or the selected image and the next."""
+        """(A, B, A is a default, B is a default): the marks, or the selected image and the next
+        in the order and class the reconstructions show."""
         s = self.state
-        count = s.decoder.count if s.decoder is not None else 1
         a = s.mark_a if s.mark_a is not None else s.image
-        b = s.mark_b if s.mark_b is not None else (a + 1) % count
-        return a, b, s.mark_a is None, s.mark_b is None
+        if s.mark_b is not None:
+            return a, s.mark_b, s.mark_a is None, False
+        images = s.images() if s.decoder is not None else [a + 1]
+        return a, int(images[(s.rank() + 1) % len(images)]), s.mark_a is None, True
 
     def title_text(self) -> str:
         return "Interpolation between the codes of two test images (mark A, B: a, b in Recon)"

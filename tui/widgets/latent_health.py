@@ -4,7 +4,8 @@ One bar per dimension, longest first: its KL(q(z_i|x) ‖ N(0, 1)) in nats, aver
 images (`TileDecoder.usage`, computed once per set of weights), and its activity Var_x(μ_i).
 A dimension whose activity is at most `ACTIVE_UNIT_THRESHOLD` (Burda et al. 2016) carries the
 same code for every image: the posterior has collapsed onto the prior there, and its row is
-greyed out and says so. ↑/↓ select a dimension in this order (the traversal then sweeps it);
+greyed out and says so. ↑/↓ select a dimension in this order (`BrowseState.dimensions` by KL:
+the traversal's, when it lists by KL too; the traversal then sweeps it);
 rows that do not fit scroll with the selection, and the caption says which are shown. Below the
 bars, where the run's history has them, the active units at each epoch end as a sparkline.
 
@@ -52,11 +53,6 @@ def bar(value: float, top: float, width: int) -> str:
     eighths = round(max(0.0, min(1.0, value / top)) * width * 8)
     full, part = divmod(eighths, 8)
     return ("█" * full + (EIGHTHS[part] if part else "")).ljust(width)
-
-
-def kl_order(kl: list[float]) -> list[int]:
-    """Dimensions by KL, most first (ties by index)."""
-    return sorted(range(len(kl)), key=lambda d: (-kl[d], d))
 
 
 def window(position: int, shown: int, total: int) -> int:
@@ -114,18 +110,11 @@ class LatentHealthView(ImageView):
     def title_text(self) -> str:
         return "Latent health: KL per latent dimension, collapsed dimensions marked"
 
-    def order(self) -> list[int]:
-        e = self.state.decoder
-        return kl_order(e.usage()["kl_per_dim"]) if e is not None else []
-
     def arrows(self, dx: int, dy: int) -> Changes | None:
-        """↑/↓ select the next dimension in this view's order (KL, most first)."""
-        order = self.order()
-        if dy == 0 or not order:
+        """↑/↓ select the next dimension in this view's order (by KL, whatever the traversal's)."""
+        if dy == 0 or self.state.decoder is None:
             return None
-        position = order.index(self.state.dim) if self.state.dim in order else 0
-        self.state.dim = order[(position + dy) % len(order)]
-        return frozenset({"dimension"})
+        return self.state.select_dimension(dy, None, by_kl=True)
 
     def update_view(self, force: bool = False) -> None:
         """Rewrite the bars if stale (or forced) and visible (no picture to lay out: text)."""
@@ -169,13 +158,13 @@ class LatentHealthView(ImageView):
         """The bars that fit `height` lines (the sparkline's line too, where the history has it),
         and which rows of the order they are (None: none fit)."""
         usage: dict[str, Any] = self.state.decoder.usage()  # type: ignore[union-attr]
-        order = self.order()
+        order = self.state.dimensions(by_kl=True)
         epochs, units = active_units_by_epoch(self.history)
         spark = bool(units) and height >= 4
         shown = min(len(order), height - spark)
         if shown <= 0:
             return Text("enlarge the terminal to see this view"), None
-        position = order.index(self.state.dim) if self.state.dim in order else 0
+        position = order.index(self.state.dim)
         start = window(position, shown, len(order))
         text = Text()
         for row, d in enumerate(order[start : start + shown]):

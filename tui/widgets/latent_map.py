@@ -78,8 +78,9 @@ class LatentMapView(ImageView):
     LatentMapView .decoded-view { height: 1fr; max-height: 16; }
     LatentMapView .legend { height: auto; }
     """
-    KEYS: ClassVar[frozenset[str]] = frozenset({"browse", "dimension", "arrows"})
-    """The arrows move the cursor (`arrows`): ←/→ and ↑/↓ are offered here for it."""
+    KEYS: ClassVar[frozenset[str]] = frozenset({"cursor", "arrows"})
+    """The arrows move the cursor (`arrows`), offered as the cursor's keys (`keymap.py`), not
+    as "Image" and "Dim" (it takes neither)."""
 
     class Fitted(Message):
         """A worker fitted a decoder's map."""
@@ -213,7 +214,10 @@ class LatentMapView(ImageView):
         assert self.frame is not None
         (x0, x1), (y0, y1) = self.frame.bounds
         count = f"{len(fitted.points):,} test codes μ"
-        if fitted.projection.identity:
+        if fitted.projection.identity and fitted.decoder.latent_dim == 1:
+            what = f"{count} on the latent line itself (no projection): x = z1, y = 0 (a 1-D model)"
+            names = ("z1", "y")
+        elif fitted.projection.identity:
             what = f"{count} on the latent plane itself (no projection): x = z1, y = z2"
             names = ("z1", "z2")
         else:

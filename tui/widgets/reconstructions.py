@@ -115,7 +115,7 @@ class ReconstructionView(ImageView):
         if message.decoder is self.state.decoder:
             self.ordered = message.decoder
             if self.worst_pending and self.state.order == "error":
-                self.post_message(SelectionChanged(self.select_worst(), "order"))
+                self.post_message(SelectionChanged(self.select_worst()))
             self.update_view(force=True)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -136,7 +136,7 @@ class ReconstructionView(ImageView):
         if the order had been there at once (it waits for the worker's last milliseconds)."""
         if self.worst_pending and self.state.order == "error" and self.state.decoder is not None:
             self.ordered = self.state.decoder  # (`order` waits for the worker's result, then reads it)
-            self.post_message(SelectionChanged(self.select_worst(), "order"))
+            self.post_message(SelectionChanged(self.select_worst()))
 
     def update_view(self, force: bool = False) -> None:
         """While the order by error is computed the picture stays as it is, and the caption says
@@ -154,7 +154,7 @@ class ReconstructionView(ImageView):
     def go_to(self, index: int | None) -> None:
         """The number typed in `g`'s dialog (None: cancelled)."""
         if index is not None and self.state.decoder is not None:
-            self.post_message(SelectionChanged(self.state.go_to(index), "goto"))
+            self.post_message(SelectionChanged(self.state.go_to(index)))
 
     def title_text(self) -> str:
         return "Reconstructions: test images over their reconstructions"
@@ -218,7 +218,7 @@ class ReconstructionView(ImageView):
         )
         rank = s.rank() + 1
         if s.order == "error":
-            where = f"Worst {rank:,} of {total:,} · "
+            where = f"Worst 1 of {total:,} · " if rank == 1 else f"Rank {rank:,} of {total:,} by error · "
         else:
             where = f"{rank:,} of {total:,} · " if s.image_class is not None else "Selected "
         number = f"#{s.image + 1}{s.label(s.image)}"

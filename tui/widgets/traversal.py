@@ -2,8 +2,9 @@
 
 Row d sweeps z_d = base_d + offset, offsets −3σ…+3σ of the prior, the other dimensions at the
 base (the selected test image's μ, the selected sample's z, or 0): its middle column, offset 0,
-is the base's own decoding, framed apart. Rows come most informative first (their KL, from the
-test codes of the weights shown; `k`: index order), inactive dimensions greyed out. Beside the
+is the base's own decoding, framed apart. Rows come in `BrowseState.dimensions`'s order: most
+informative first (their KL, from the test codes of the weights shown; `k`: index order), and
+the view opens on the first until ↑/↓ pick another; inactive dimensions are greyed out. Beside the
 grid a large image scrubs the selected dimension (`+`/`-` in 0.25σ steps, `p` plays the sweep):
 those keys redraw only that image, not the grid, and decode with whatever weights are shown now.
 """
@@ -22,6 +23,7 @@ from .halfblock import Budget, HalfBlockView
 from .protocol_image import ProtocolImageView
 from .text_lines import TextLines
 from .traversal_layout import (
+    CANDIDATES,
     GAP,
     LABEL_WIDTH,
     Plan,
@@ -56,12 +58,10 @@ class TraversalView(ImageView):
     TraversalView .scrub { width: 28; height: 1fr; margin-left: 1; }
     """
     DRAWS = frozenset({"image", "sample", "dimension", "draw", "base"})
-    KEYS = frozenset({"browse", "dimension", "toggle_base", "arrows", "kl_order", *LARGE_IMAGE_KEYS})
+    KEYS = frozenset({"browse", "dimension", "toggle_base", "kl_order", *LARGE_IMAGE_KEYS})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.by_kl = True
-        """Rows in order of KL, most informative first (False: in index order)."""
         self.scrubbed = 0.0
         """The scrubbed offset of the selected dimension from the base, in prior σ."""
         self.plan: Plan | None = None
@@ -69,7 +69,7 @@ class TraversalView(ImageView):
         """The grid last drawn (RGB, before any protocol's enlarging)."""
         self.base: Any = None
         self.base_dim = -1  # the dimension the offset was scrubbed on (another one starts at 0)
-        self.widths: tuple[int | None, int] | None = None  # the grid's and large image's, as laid out
+        self.widths: tuple[int, int | None, int] | None = None  # labels', grid's, large image's
         self.player: Timer | None = None  # plays the sweep
         self.stopped_by: str | None = None  # the key that just stopped the sweep
 
@@ -100,9 +100,8 @@ class TraversalView(ImageView):
 
     def act(self, name: str) -> Changes:
         if name == "kl_order":
-            self.by_kl = not self.by_kl
-            self.stale = True  # the rows move: the screen redraws the view
-        elif name == "play" and self.stopped_by is not None:
+            return self.state.toggle_dimension_order()  # the rows move: the screen redraws them
+        if name == "play" and self.stopped_by is not None:
             self.stopped_by = None  # this press stopped the sweep: it does not start it again
         elif name == "play":
             self.scrubbed = -RANGE
@@ -114,14 +113,6 @@ class TraversalView(ImageView):
             self.draw_scrub()
         return frozenset()
 
-    def arrows(self, dx: int, dy: int) -> Changes | None:
-        """↑/↓ move through the rows in the order shown (by KL, they skip about the indices)."""
-        if dy == 0 or self.state.decoder is None:
-            return None
-        order = self.order()
-        self.state.dim = order[(order.index(self.state.dim) + dy) % len(order)]
-        return frozenset({"dimension"})
-
     def key_seen(self, key: str) -> None:
         """Any key stops the sweep being played (and p, stopping it, does not start it again).
         The same key press may be seen more than once (as it bubbles): only another key forgets
@@ -129,6 +120,7 @@ class TraversalView(ImageView):
         if self.player is not None:
             self.player.stop()
             self.player, self.stopped_by = None, key
+            self.draw_scrub()  # its value line loses the ▶
         elif key != self.stopped_by:
             self.stopped_by = None
 
@@ -142,15 +134,6 @@ class TraversalView(ImageView):
     # -- what it shows -----------------------------------------------------------------------
     def title_text(self) -> str:
         return "Latent traversal"
-
-    def order(self) -> list[int]:
-        """The dimensions in the order shown: by KL (ties by index), or by index."""
-        e = self.state.decoder
-        assert e is not None
-        if not self.by_kl:
-            return list(range(e.latent_dim))
-        kl = e.usage()["kl_per_dim"]
-        return sorted(range(e.latent_dim), key=lambda d: (-kl[d], d))
 
     def base_code(self) -> tuple[Any, str]:
         """The code swept around, and what it is in words."""
@@ -177,14 +160,15 @@ class TraversalView(ImageView):
         assert e is not None
         plan = plan_layout(self.size.width, self.size.height - 2, e.latent_dim)
         grid_width = plan.width if plan is not None else None
-        big = plan.big if plan is not None else 0
+        big, label = (plan.big, plan.label) if plan is not None else (0, LABEL_WIDTH)
         offered = self.plan is not None and self.plan.big > 0
         self.plan = plan
         if offered != (big > 0) and hasattr(self.app, "sync_bindings"):
             self.app.sync_bindings()  # the scrubbing keys are offered only with the large image
-        if (grid_width, big) == self.widths:
+        if (label, grid_width, big) == self.widths:
             return False
-        self.widths = (grid_width, big)
+        self.widths = (label, grid_width, big)
+        self.query_one(".row-labels").styles.width = label
         picture, scrub = self.picture, self.query_one(".scrub", Vertical)
         picture.styles.width = grid_width if grid_width is not None else "1fr"
         scrub.display, scrub.styles.width = big > 0, 28 * max(1, big)
@@ -199,13 +183,13 @@ class TraversalView(ImageView):
             self.query_one(".row-labels", TextLines).set("")
             self.query_one(".columns", TextLines).set("")
             return None, self.title_text(), 1
-        order = self.order()
-        at = order.index(s.dim)
+        order, dim = s.dimensions(), s.dim
+        at = order.index(dim)
         first = min(max(0, at - plan.rows // 2), e.latent_dim - plan.rows)
         dims = order[first : first + plan.rows]
         self.base, where = self.base_code()
-        if self.base_dim != s.dim:
-            self.scrubbed, self.base_dim = 0.0, s.dim
+        if self.base_dim != dim:
+            self.scrubbed, self.base_dim = 0.0, dim
         offsets = np.linspace(-RANGE, RANGE, plan.steps)
         usage = e.usage()
         inactive = {row for row, d in enumerate(dims) if is_inactive(usage, d)}
@@ -215,10 +199,13 @@ class TraversalView(ImageView):
         self.draw_labels(dims, usage, place_of, factor)
         self.draw_columns(offsets, place_of, factor)
         self.draw_scrub()
-        by = "by KL (k: by index)" if self.by_kl else "by index (k: by KL)"
+        by = "by KL (k: by index)" if s.by_kl else "by index (k: by KL)"
+        # Beside the loss plots few offsets fit: say that f gives the view the whole width.
+        wider = plan.steps < CANDIDATES[0][1] and not self.screen.has_class("narrow")
+        # (The selected dimension is named over the columns and the large image, and framed.)
         text = (
-            f"Selected z{s.dim + 1} · base: {where} (z: toggle) · rows {first + 1}–{first + plan.rows}"
-            f" of {e.latent_dim} {by}{' · 2× smaller' if factor == 2 else ''}"
+            f"Rows {first + 1}–{first + plan.rows} of {e.latent_dim} {by} · base: {where}"
+            f"{' · f: wider' if wider else ' · 2× smaller' if factor == 2 else ''}"
         )
         return image, text, scale
 
@@ -242,7 +229,7 @@ class TraversalView(ImageView):
         """Where a pixel (x, y) of the grid lands on screen, in cells of the view: the pictures
         centre their image (half-block by whole lines of 2 pixels)."""
         assert self.plan is not None
-        picture, left, top = self.picture, LABEL_WIDTH, 2  # (beside the labels, under 2 lines)
+        picture, left, top = self.picture, self.plan.label, 2  # (beside the labels, under 2 lines)
         if self.graphics.protocol:
             cell_w, cell_h = self.graphics.cell
             width, height = picture.pixel_size
@@ -265,7 +252,7 @@ class TraversalView(ImageView):
             for row, d in enumerate(dims)
         ]  # fmt: skip
         height = self.query_one(".row-labels").size.height or self.size.height
-        self.query_one(".row-labels", TextLines).set(row_labels(rows, height))
+        self.query_one(".row-labels", TextLines).set(row_labels(rows, height, self.plan.label))
 
     def draw_columns(self, offsets: np.ndarray, place_of: Any, factor: int) -> None:
         """The columns' offsets and the selected dimension's value at each (z_d = base_d + offset)."""
@@ -275,7 +262,7 @@ class TraversalView(ImageView):
         d = self.state.dim
         line = column_header(self.size.width, d, float(self.base[d]), offsets.tolist(), centres, pitch)
         if self.plan.big:  # over the large image (laid out as planned: regions may lag behind)
-            place(line, f"z{d + 1} scrubbed", LABEL_WIDTH + self.plan.width + GAP + 14 * self.plan.big)
+            place(line, f"z{d + 1} scrubbed", self.plan.label + self.plan.width + GAP + 14 * self.plan.big)
         self.query_one(".columns", TextLines).set("".join(line).rstrip())
 
     def draw_scrub(self) -> None:

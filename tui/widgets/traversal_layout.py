@@ -18,6 +18,9 @@ from .halfblock import tile_image
 
 LABEL_WIDTH = 11
 """Cells of the row labels at the grid's left ("▸ z12", "0.84 nats", "inactive")."""
+COMPACT_LABEL_WIDTH = 5
+"""Cells of the row labels where the wide ones would cost the large image or offsets ("▸z12",
+"0.84", "inact"): at 80 columns, the label column, three offsets and the large image fit so."""
 GAP = 1
 """Cells between the grid and the large image."""
 BASE_FRAME = (70, 110, 170)
@@ -33,12 +36,13 @@ offset and the large image; then fewer offsets before giving up the large image.
 @dataclass(frozen=True)
 class Plan:
     """A traversal layout: `steps` offsets by `rows` dimensions of tiles downsampled `factor`×,
-    and the large image `big`×28 cells wide (0: none fits)."""
+    beside row labels `label` cells wide, and the large image `big`×28 cells wide (0: none fits)."""
 
     factor: int
     steps: int
     rows: int
     big: int
+    label: int = LABEL_WIDTH
 
     @property
     def tile(self) -> int:
@@ -55,19 +59,21 @@ class Plan:
 
 
 def plan_layout(width: int, height: int, latent_dim: int) -> Plan | None:
-    """The first candidate layout that fits `width`×`height` cells (None: none does)."""
+    """The first candidate layout that fits `width`×`height` cells (None: none does), with the
+    wide row labels if it fits them, else the compact ones."""
     for factor, steps, wants_big in CANDIDATES:
         pitch, pad = 28 // factor + (2 if factor == 1 else 1), 2 if factor == 1 else 1
         rows = min(latent_dim, (2 * height - pad) // pitch)
         grid = pad + steps * pitch
-        room = width - LABEL_WIDTH - grid - GAP
-        big = max(0, min(room // 28, (height - 1) // 14))  # the image and its value's line
         smallest = 2 if factor == 1 else 1  # at least twice the grid's tiles
-        if rows < (min(3, latent_dim) if factor == 1 else 1) or LABEL_WIDTH + grid > width:
+        if rows < (min(3, latent_dim) if factor == 1 else 1):
             continue
-        if wants_big and big < smallest:
-            continue
-        return Plan(factor, steps, rows, big if big >= smallest else 0)
+        for label in (LABEL_WIDTH, COMPACT_LABEL_WIDTH):
+            room = width - label - grid - GAP
+            big = max(0, min(room // 28, (height - 1) // 14))  # the image and its value's line
+            if label + grid > width or (wants_big and big < smallest):
+                continue
+            return Plan(factor, steps, rows, big if big >= smallest else 0, label)
     return None
 
 
@@ -120,14 +126,19 @@ def column_header(
     width: int, dim: int, base: float, offsets: list[float], centres: list[int], pitch: int
 ) -> list[str]:
     """Over each column its offset and the selected dimension's value there (base + offset);
-    over the middle one, "base" and its own value. Only the value where the words do not fit."""
+    over the middle one, "base" and its own value. Only the value where the words do not fit;
+    at the left "offset→z_d", or "z_d" where the compact row labels leave no room for it."""
     line = [" "] * max(0, width)
-    head = f"offset→z{dim + 1}"
-    place(line, head, len(head) // 2)
+    columns = []
     for offset, centre in zip(offsets, centres, strict=True):
         value = signed(base + offset)
         words = f"base {value}" if not offset else f"{offset_text(offset)} → {value}"
-        place(line, words if len(words) < pitch else value, centre)
+        columns.append((words if len(words) < pitch else value, centre))
+    first = columns[0][1] - len(columns[0][0]) // 2 if columns else width
+    head = f"offset→z{dim + 1}" if len(f"offset→z{dim + 1}") < first else f"z{dim + 1}"
+    place(line, head, len(head) // 2)
+    for words, centre in columns:
+        place(line, words, centre)
     return line
 
 
@@ -140,16 +151,22 @@ class RowLabel(NamedTuple):
     selected: bool
 
 
-def row_labels(rows: list[RowLabel], height: int) -> Text:
-    """The label column: beside each row its dimension, KL in nats and "inactive" if it is."""
+def row_labels(rows: list[RowLabel], height: int, width: int = LABEL_WIDTH) -> Text:
+    """The label column: beside each row its dimension, KL in nats and "inactive" if it is
+    (`width` cells: "▸ z12", "  0.84 nats", "  inactive"; compact: "▸z12", "0.84", "inact")."""
     lines = [Text() for _ in range(height)]
     for row in rows:
-        words = [f"{'▸' if row.selected else ' '} z{row.dim + 1}", f"  {row.kl:.2f} nats"]
-        words += ["  inactive"] if row.inactive else []
+        marker = "▸" if row.selected else " "
+        if width < LABEL_WIDTH:
+            kl = f"{row.kl:.2f}" if row.kl < 10 else f"{row.kl:.1f}"
+            words = [f"{marker}z{row.dim + 1}", kl] + (["inact"] if row.inactive else [])
+        else:
+            words = [f"{marker} z{row.dim + 1}", f"  {row.kl:.2f} nats"]
+            words += ["  inactive"] if row.inactive else []
         style = SELECTED_STYLE if row.selected else ("dim" if row.inactive else "")
         for i, word in enumerate(words):
             if 0 <= row.top + i < height:
-                lines[row.top + i] = Text(word[:LABEL_WIDTH], style=style)
+                lines[row.top + i] = Text(word[:width], style=style)
     return Text("\n").join(lines)
 
 

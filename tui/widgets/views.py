@@ -15,8 +15,10 @@ from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
 import numpy as np
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.message import Message
 
 from ..browse import SAMPLE_COUNT, BrowseState, Changes, Part
@@ -32,9 +34,9 @@ class SelectionChanged(Message):
     """A view changed the selection outside a key's action (`g`'s dialog, once answered): the
     screen redraws what it changed, as after a key."""
 
-    def __init__(self, changes: Changes, action: str) -> None:
+    def __init__(self, changes: Changes) -> None:
         super().__init__()
-        self.changes, self.action = changes, action
+        self.changes = changes
 
 
 class ImageView(Vertical):
@@ -56,6 +58,8 @@ class ImageView(Vertical):
         self.state = state
         self.graphics = graphics
         self.stale = True
+        self.laid_out: Size | None = None
+        """The size the view was last laid out at."""
 
     def compose(self) -> ComposeResult:
         yield TextLines(classes="caption")
@@ -93,7 +97,12 @@ class ImageView(Vertical):
         """Its tab has just opened: draw it if it went out of date while hidden."""
         self.update_view()
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        # A tab shown again gets a Resize at its old size: only a new size needs a new picture
+        # (redrawing anyway cost a second full-screen composition per tab switch).
+        if event.size == self.laid_out:
+            return
+        self.laid_out = event.size
         self.stale = True
         self.call_after_refresh(self.update_view)
 
