@@ -31,7 +31,6 @@ Part = Literal["image", "sample", "dimension", "draw", "base", "order", "marks"]
 """A part of the selection: the test image, the sample, the latent dimension, the samples' z draw,
 what the traversal sweeps around, the order (and class) the test images are browsed in, and the
 images marked A and B. A view is redrawn when a part it draws changes."""
-ORDERS = ("index", "error")
 """The test images' orders (`TileDecoder.order`): as stored, or worst reconstruction first."""
 Changes = frozenset[Part]
 
@@ -73,7 +72,7 @@ class BrowseState:
     mark_b: int | None = None
     """Test image marked B (`b`): the interpolation's other end."""
     order: str = "index"
-    """The order ←/→ and the page keys move the test images in (`ORDERS`; `o` toggles)."""
+    """The order ←/→ and the page keys move the test images in (`core.latent_space.ORDERS`; `o` toggles)."""
     image_class: int | None = None
     """Only this class's test images are browsed (`c` cycles; None: all)."""
 
@@ -210,6 +209,8 @@ class BrowseState:
         """o: by error (the worst first: where the model fails), or back to the stored order.
         The selected image stays (the reconstructions then select the worst, once they have
         the order: computing it takes a pass over the test set)."""
+        from vae_tui.core.latent_space import ORDERS  # noqa: PLC0415 - torch (loaded: there is a model)
+
         self.order = ORDERS[(ORDERS.index(self.order) + 1) % len(ORDERS)]
         return frozenset({"order"})
 

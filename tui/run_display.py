@@ -258,9 +258,10 @@ class RunDisplay(App[int]):
         decoder = TileDecoder(weights, self.test_images, self.test_labels)
         if not batch and epoch is not None and (usage := self.epoch_usage.get(epoch)) is not None:
             decoder.know_usage(usage)  # the epoch-end weights the held-out pass just measured
-        if self.warmer is None:
-            self.warmer = Warmer()
-        self.warmer.warm(decoder)
+        if not live:  # (while training, a third busy thread stalls both of torch's)
+            if self.warmer is None:
+                self.warmer = Warmer()
+            self.warmer.warm(decoder)
         self.state.show(decoder, epoch, batch, live)
         if not self._gc_frozen:
             # Torch, Textual and the data are loaded now and live as long as the app. Without

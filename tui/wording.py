@@ -42,3 +42,8 @@ def describe(config: TrainConfig) -> str:
         beta = f"β {config.beta_max:g} (constant)"
     images = f"{config.train_limit:,} training images" if config.train_limit else "all training images"
     return f"latent {config.latent_dim} · hidden {config.hidden_dim} · {beta} · {images} · seed {config.seed}"
+
+
+def signed(value: float, digits: int = 2) -> str:
+    """A number with its sign, a true minus (offsets and coordinates read as such)."""
+    return f"{value:+.{digits}f}".replace("-", "−")

@@ -26,8 +26,9 @@ from vae_tui.tui.layout import visible_tabs
 from vae_tui.tui.widgets.halfblock import HalfBlockView
 from vae_tui.tui.widgets.latent_map import LatentMapView
 from vae_tui.tui.widgets.manifold import ManifoldView, sheet
-from vae_tui.tui.widgets.scatter import AXIS, CURSOR, class_colour, signed
+from vae_tui.tui.widgets.scatter import AXIS, CURSOR, class_colour, fit_frame
 from vae_tui.tui.widgets.text_lines import TextLines
+from vae_tui.tui.wording import signed
 
 from .helpers import DATA, make_app, wait_for
 
@@ -239,3 +240,12 @@ async def test_the_map_draws_through_a_graphics_protocol_too() -> None:
         assert np.array_equal(picture.grid, view.map_image)
         decoded = view.query_one(".decoded-view", ProtocolImageView)
         assert shows_image(decoded.grid, cursor_decoding(view), rounded=False)
+
+
+def test_the_map_fills_whole_cells() -> None:
+    """Two pixel rows per cell: an odd number of rows left the last half-cell in pad grey, a
+    grey line under the map."""
+    for tall in (0.3, 0.5, 0.77, 1.0, 1.9):
+        points = np.array([[0.0, 0.0], [1.0, tall]])
+        frame = fit_frame(points, 97, 86)
+        assert frame.height % 2 == 0 and frame.height <= 86 and frame.width <= 97

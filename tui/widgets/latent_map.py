@@ -20,14 +20,14 @@ import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from ..browse import BrowseState, Changes
 from ..graphics import HALFBLOCK, Graphics
+from ..wording import signed
 from .halfblock import Budget, HalfBlockView, downsample, tile_image
 from .protocol_image import ProtocolImageView
-from .scatter import Frame, fit_frame, legend, scatter, signed, with_cursor
+from .scatter import Frame, fit_frame, legend, scatter, with_cursor
 from .text_lines import TextLines
 from .views import ImageView
 
@@ -60,13 +60,6 @@ def fit_map(decoder: TileDecoder) -> MapFit:
     labels = None if decoder.labels is None else decoder.labels.numpy().astype(np.int64)
     present = None if labels is None else frozenset(np.unique(labels).tolist())
     return MapFit(decoder, decoder.projection(), decoder.map_points(), labels, present)
-
-
-def picture_widget(view: ImageView, classes: str) -> Widget:
-    """A picture drawn the way `--graphics` says (the map's and the decoding's)."""
-    if view.graphics.protocol:
-        return ProtocolImageView(view.graphics.kind, view.graphics.cell, classes=classes)
-    return HalfBlockView(classes=classes)
 
 
 class LatentMapView(ImageView):
@@ -106,10 +99,10 @@ class LatentMapView(ImageView):
     def compose(self) -> ComposeResult:
         yield TextLines(classes="caption")
         with Horizontal(classes="map-body"):
-            yield picture_widget(self, "picture-view")
+            yield self.new_picture("picture-view")
             with Vertical(classes="map-side"):
                 yield TextLines(classes="cursor-caption")
-                yield picture_widget(self, "decoded-view")
+                yield self.new_picture("decoded-view")
                 yield TextLines(classes="legend")
 
     def title_text(self) -> str:

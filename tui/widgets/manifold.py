@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..wording import signed
 from .halfblock import Budget
-from .scatter import signed
 from .views import ImageView
 
 if TYPE_CHECKING:

@@ -81,6 +81,7 @@ def fit_frame(points: np.ndarray, width: int, height: int) -> Frame:
     per_pixel = float(max(span[0] / width, span[1] / height))
     cols = min(width, math.ceil(span[0] / per_pixel - 1e-9))
     rows = min(height, math.ceil(span[1] / per_pixel - 1e-9))
+    rows += rows % 2 if rows < height else 0  # whole cells: an odd last pixel row showed as a grey line
     centre = (low + high) / 2
     return Frame(
         float(centre[0] - cols * per_pixel / 2),
@@ -151,8 +152,3 @@ def legend(classes: tuple[str, ...], present: set[int] | None, width: int) -> Te
         text.append(f" {name}")
         line += entry
     return text
-
-
-def signed(value: float) -> str:
-    """A coordinate with its sign, a true minus (as the other captions write it)."""
-    return f"{value:+.2f}".replace("-", "−")

@@ -83,11 +83,6 @@ class TraversalView(ImageView):
                 yield self.new_picture("scrub-view")
                 yield TextLines(classes="scrub-value")
 
-    def new_picture(self, classes: str) -> HalfBlockView | ProtocolImageView:
-        if self.graphics.protocol:
-            return ProtocolImageView(self.graphics.kind, self.graphics.cell, classes=classes)
-        return HalfBlockView(classes=classes)
-
     # -- keys --------------------------------------------------------------------------------
     def selects(self) -> Part | None:
         """←/→ move what it sweeps around (nothing, around z = 0)."""

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from rich.text import Text
 
+from ..wording import signed
 from .halfblock import tile_image
 
 LABEL_WIDTH = 11
@@ -111,11 +112,6 @@ def place(line: list[str], text: str, centre: int) -> None:
     start = max(0, min(len(line) - len(text), centre - len(text) // 2))
     for i, char in enumerate(text[: len(line)]):
         line[start + i] = char
-
-
-def signed(value: float, digits: int = 2) -> str:
-    """A number with a real minus sign (and a plus): the columns read as offsets."""
-    return f"{value:+.{digits}f}".replace("-", "−")
 
 
 def offset_text(offset: float) -> str:

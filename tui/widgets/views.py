@@ -63,10 +63,13 @@ class ImageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield TextLines(classes="caption")
+        yield self.new_picture("picture-view")
+
+    def new_picture(self, classes: str) -> HalfBlockView | ProtocolImageView:
+        """A picture drawn the way `--graphics` says."""
         if self.graphics.protocol:
-            yield ProtocolImageView(self.graphics.kind, self.graphics.cell, classes="picture-view")
-        else:
-            yield HalfBlockView(classes="picture-view")
+            return ProtocolImageView(self.graphics.kind, self.graphics.cell, classes=classes)
+        return HalfBlockView(classes=classes)
 
     @property
     def picture(self) -> HalfBlockView | ProtocolImageView:
