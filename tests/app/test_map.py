@@ -182,6 +182,23 @@ async def test_a_2d_model_is_mapped_on_its_plane() -> None:
         assert not axis.any()
 
 
+async def test_a_1d_model_is_mapped_on_its_line(tmp_path: Path) -> None:
+    """One latent dimension: the map is the line itself, and nothing names a z2 it lacks."""
+    from vae_tui.core.model import VAE
+
+    torch.manual_seed(0)
+    model = tmp_path / "vae-1d.pt"
+    torch.save(VAE(hidden_dim=16, latent_dim=1).state_dict(), model)
+    app = browse(model)
+    async with app.run_test(size=(120, 36)) as pilot:
+        view = await map_shown(pilot)
+        caption = view.query_one(".caption", TextLines).plain
+        assert "on the latent line itself (no projection): x = z1, y = 0 (a 1-D model)" in caption
+        assert view.query_one(".cursor-caption", TextLines).plain == "Cursor z1 +0.00"
+        assert "z2" not in caption
+        await pilot.press("q")
+
+
 async def test_the_manifold_tab_is_there_only_for_2d_models() -> None:
     app = browse()
     async with app.run_test(size=(120, 36)) as pilot:

@@ -198,9 +198,10 @@ class LatentMapView(ImageView):
         view.set_image(None, "")
 
     def cursor_text(self, fitted: MapFit) -> str:
-        names = ("z1", "z2") if fitted.projection.identity else ("PC1", "PC2")
         x, y = (signed(float(v)) for v in self.cursor)
-        return f"Cursor {names[0]} {x}, {names[1]} {y}"
+        if not fitted.projection.identity:
+            return f"Cursor PC1 {x}, PC2 {y}"
+        return f"Cursor z1 {x}" if fitted.decoder.latent_dim == 1 else f"Cursor z1 {x}, z2 {y}"
 
     def caption(self, fitted: MapFit) -> str:
         e, s = fitted.decoder, self.state
