@@ -146,7 +146,8 @@ def run_floor(s: Settings) -> dict[str, Any]:
 
 def run_variant(v: Variant, s: Settings, seed: int, run_dir: Path) -> dict[str, Any]:
     if v.kind == "reference":
-        from vae_tui.core.config import TrainConfig, kl_weight
+        from vae_tui.core.config import TrainConfig
+        from vae_tui.core.schedules import kl_weight
 
         beta = kl_weight(0, TrainConfig(epochs=1, kl_anneal=s.kl_anneal))
         return run_reference(s.data_root, s.train_limit, s.test_limit, seed, beta)

@@ -10,13 +10,13 @@ the SwanLab run, so every field is a plain JSON value.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from .bounds import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, Bound
 from .errors import InvalidConfigValue
 
-KlAnneal = Literal["linear", "none"]
+KlAnneal = Literal["linear", "none", "warmup", "cyclical"]
 Dataset = Literal["mnist", "fashion-mnist"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 SwanlabMode = Literal["offline", "cloud", "disabled"]
@@ -25,42 +25,6 @@ Monitor = Literal["auto", "on", "off"]
 
 EVAL_IWAE_K = 1000
 """Importance samples `--eval` uses for the -log p(x) bound (the literature's K)."""
-MAX_SEED = 2**32 - 1  # numpy's range; also keeps the per-epoch data-order seeds inside int64
-
-
-@dataclass(frozen=True)
-class Bound:
-    """The numbers a field takes: integers (or finite floats) above or from `minimum`, up to
-    `maximum` if set."""
-
-    kind: type[int] | type[float]
-    inclusive: bool
-    minimum: int = 0
-    maximum: int | None = None
-
-    def out_of_range(self, value: float) -> str | None:
-        """What is wrong with a number of the right kind ("must be > 0"), or None."""
-        if value < self.minimum or (value == self.minimum and not self.inclusive):
-            return f"must be {'≥' if self.inclusive else '>'} {self.minimum:g}"
-        if self.maximum is not None and value > self.maximum:
-            return f"must be ≤ {self.maximum}"
-        return None
-
-    def problem(self, value: Any) -> str | None:
-        """What is wrong with `value` as this field's number (its type too), or None."""
-        allowed = int if self.kind is int else (int, float)
-        if isinstance(value, bool) or not isinstance(value, allowed):
-            return "must be an integer" if self.kind is int else "must be a number"
-        if isinstance(value, float) and not math.isfinite(value):
-            return "must be a finite number"
-        return self.out_of_range(value)
-
-
-POSITIVE_INT = Bound(int, inclusive=False)
-NON_NEGATIVE_INT = Bound(int, inclusive=True)
-SEED = Bound(int, inclusive=True, maximum=MAX_SEED)
-POSITIVE = Bound(float, inclusive=False)
-NON_NEGATIVE = Bound(float, inclusive=True)
 
 
 def path_problem(value: Any) -> str | None:
@@ -132,10 +96,12 @@ class TrainConfig:
             fixed_on_resume=10,
             help="linear: epoch e of E trains at beta = beta_max * (e-1)/E, so 0 in the first epoch and "
             "beta_max * (E-1)/E in the last ({last_beta} * beta_max with {epochs} epochs, {last_beta_5} "
-            "with 5): it never reaches beta_max; none: beta = beta_max in every epoch (default {default})",
+            "with 5): it never reaches beta_max; none: beta = beta_max in every epoch; warmup: rises linearly "
+            "to beta_max over --kl-warmup-epochs, then stays; cyclical: --kl-cycles cycles, each rising over its "
+            "first half, then at beta_max (Fu et al. 2019) (default {default})",
         ),
     )
-    """The schedule of the KL weight β, as `kl_weight` computes it (epochs counted from 0 there)."""
+    """The schedule of the KL weight β, as `schedules.kl_weight` computes it (epochs from 0 there)."""
     beta_max: float = field(
         default=1.0,
         metadata=meta(
@@ -143,6 +109,23 @@ class TrainConfig:
             fixed_on_resume=11,
             help="scale of the KL weight: linear annealing rises towards it and stops one step short, none "
             "trains at it throughout; held-out numbers always use beta 1 (default {default})",
+        ),
+    )
+    kl_warmup_epochs: int | None = field(
+        default=None,
+        metadata=meta(
+            bound=POSITIVE_INT,
+            fixed_on_resume=12,
+            metavar="E",
+            help="warmup: epochs over which beta rises to beta_max (default: a fifth of --epochs, at least 1)",
+        ),
+    )
+    kl_cycles: int = field(
+        default=4,
+        metadata=meta(
+            bound=POSITIVE_INT,
+            fixed_on_resume=13,
+            help="cyclical: cycles of beta in the run (default {default})",
         ),
     )
     step: StepKind = field(
@@ -283,10 +266,3 @@ def value_problem(name: str, value: Any) -> str | None:
     if setting.bound is not None:
         return setting.bound.problem(value)
     return path_problem(value) if setting.path else None
-
-
-def kl_weight(epoch_index: int, config: TrainConfig) -> float:
-    """β for the epoch `epoch_index` (counted from 0), as the reference: 0 first, 0.98 last of 50."""
-    if config.kl_anneal == "none":
-        return config.beta_max
-    return config.beta_max * epoch_index / config.epochs

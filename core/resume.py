@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint as ckpt
-from .config import SETTINGS, TrainConfig, kl_weight
+from .config import SETTINGS, TrainConfig
 from .errors import CheckpointError, ConfigError
 from .runinfo import CONFIG_FILE
+from .schedules import kl_weight
 
 log = logging.getLogger("vae_tui")
 
@@ -114,6 +115,12 @@ def check_restorable(saved: ckpt.RunCheckpoint, config: TrainConfig, path: Path)
         ) from None
 
 
+WHY = {
+    "linear": "linear annealing divides by the number of epochs",
+    "warmup": "the warmup lasts a fifth of the epochs",
+    "cyclical": "the cycles divide the epochs",
+}
+"""Why another --epochs changes a schedule's β."""
 SHOWN_EPOCHS = 3
 """The β change is spelled out for this many epochs left (and the last one)."""
 
@@ -122,11 +129,11 @@ def beta_change(saved: TrainConfig, config: TrainConfig, epoch: int, batch: int 
     """What continuing `saved` as `config` does to β, from `epoch` epochs and `batch` batches done;
     None when nothing changes. Linear annealing divides by the number of epochs, so another
     --epochs changes β for every epoch left: say so, with the next epochs' β before and after."""
-    if config.kl_anneal != "linear" or config.beta_max == 0 or config.epochs == saved.epochs:
+    if config.kl_anneal == "none" or config.beta_max == 0 or config.epochs == saved.epochs:
         return None
     left = list(range(epoch, config.epochs))  # 0-based indices of the epochs still to train
-    if not left:
-        return None
+    if not left or (config.kl_anneal == "warmup" and config.kl_warmup_epochs):
+        return None  # (a warmup of set length does not depend on the number of epochs)
     shown = left if len(left) <= SHOWN_EPOCHS + 1 else [*left[:SHOWN_EPOCHS], None, left[-1]]
 
     def change(index: int | None) -> str:
@@ -138,8 +145,8 @@ def beta_change(saved: TrainConfig, config: TrainConfig, epoch: int, batch: int 
         return f"epoch {index + 1} {kl_weight(index, saved):.3g} → {new}"
 
     parts = [
-        f"--epochs {config.epochs} (was {saved.epochs}) changes β for the epochs left (linear "
-        f"annealing divides by the number of epochs): {', '.join(map(change, shown))}"
+        f"--epochs {config.epochs} (was {saved.epochs}) changes β for the epochs left ({WHY[config.kl_anneal]}): "
+        f"{', '.join(map(change, shown))}"
     ]
     if batch:
         parts.append(

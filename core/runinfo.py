@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint as ckpt
-from .config import kl_weight
 from .metrics import FILE_NAME as METRICS_FILE
 from .metrics import History, epoch_seconds, read_history, read_metrics
+from .schedules import kl_weight
 
 CONFIG_FILE = "config.json"
 """The run's settings, written at the start of every session (for people and tools)."""

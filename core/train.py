@@ -22,7 +22,7 @@ import torch
 
 from .atomic import write_json_atomic
 from .checkpoint import RunCheckpoint, fresh_sums
-from .config import TrainConfig, kl_weight
+from .config import TrainConfig
 from .control import TrainControl
 from .data import load_split, resolve_dataset_dir
 from .device import resolve_device
@@ -36,6 +36,7 @@ from .model import VAE
 from .optimizer import make_optimizer
 from .runinfo import CONFIG_FILE
 from .runlock import RunLock, prepare_run_dir
+from .schedules import kl_weight
 from .step import STEPS
 
 

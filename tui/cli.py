@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from vae_tui import __version__
-from vae_tui.core.config import SETTINGS, Bound, TrainConfig, choices, kl_weight, path_problem
+from vae_tui.core.bounds import Bound
+from vae_tui.core.config import SETTINGS, TrainConfig, choices, path_problem
+from vae_tui.core.schedules import kl_weight
 
 from .graphics import GRAPHICS_CHOICES
 from .request import Request

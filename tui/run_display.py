@@ -162,7 +162,8 @@ class RunDisplay(App[int]):
         self.status.batches_done(batches)
 
     def on_training_started(self, message: TrainingStarted) -> None:
-        from vae_tui.core.config import TrainConfig, kl_weight  # noqa: PLC0415
+        from vae_tui.core.config import TrainConfig  # noqa: PLC0415
+        from vae_tui.core.schedules import kl_weight  # noqa: PLC0415
 
         e = message.event
         self.config = e.config

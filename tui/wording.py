@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from vae_tui.core.config import TrainConfig, kl_weight
+from vae_tui.core.config import TrainConfig
+from vae_tui.core.schedules import kl_weight, warmup_epochs
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -35,11 +36,16 @@ def trained_for(epoch: int | None, batch: int | None) -> str:
 def describe(config: TrainConfig) -> str:
     """The settings that make a run what it is, in one line: `latent 20 · hidden 256 · β 0→0.95
     (linear, 20 epochs) · 20,000 training images · seed 0`."""
+    top = f"{config.beta_max:g}"
     if config.kl_anneal == "linear":
         last = kl_weight(config.epochs - 1, config)
         beta = f"β 0→{last:.3g} (linear, {config.epochs} epochs)"
+    elif config.kl_anneal == "warmup":
+        beta = f"β 0→{top} (warmup, {counted(warmup_epochs(config), 'epoch')})"
+    elif config.kl_anneal == "cyclical":
+        beta = f"β 0→{top} (cyclical, {counted(config.kl_cycles, 'cycle')})"
     else:
-        beta = f"β {config.beta_max:g} (constant)"
+        beta = f"β {top} (constant)"
     images = f"{config.train_limit:,} training images" if config.train_limit else "all training images"
     return f"latent {config.latent_dim} · hidden {config.hidden_dim} · {beta} · {images} · seed {config.seed}"
 

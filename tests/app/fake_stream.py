@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from vae_tui.core.config import TrainConfig, kl_weight
+from vae_tui.core.config import TrainConfig
 from vae_tui.core.consumers import Consumer, drive
 from vae_tui.core.control import TrainControl
 from vae_tui.core.data import load_split, resolve_dataset_dir
@@ -43,6 +43,7 @@ from vae_tui.core.events import (
 from vae_tui.core.grids import PREVIEW_IMAGES, preview_grids, preview_latents
 from vae_tui.core.model import VAE
 from vae_tui.core.run import RunPlan
+from vae_tui.core.schedules import kl_weight
 
 from ..helpers import TINY_MODEL
 

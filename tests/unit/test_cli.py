@@ -207,7 +207,8 @@ def test_eval_reports_each_number_with_its_protocol_as_text_and_json(tmp_path: P
 def test_help_says_what_the_beta_schedule_really_does() -> None:
     """The help said --beta-max was the "KL weight reached by the schedule", but linear annealing
     stops one step short of it: the last of E epochs trains at beta_max * (E-1)/E."""
-    from vae_tui.core.config import TrainConfig, kl_weight
+    from vae_tui.core.config import TrainConfig
+    from vae_tui.core.schedules import kl_weight
 
     text = " ".join(build_parser().format_help().split())
     assert "reached by the schedule" not in text

@@ -9,8 +9,9 @@ from typing import Any, get_args
 
 import pytest
 
+from vae_tui.core.bounds import MAX_SEED
 from vae_tui.core.checkpoint import saved_config
-from vae_tui.core.config import MAX_SEED, SETTINGS, Dataset, TrainConfig, choices
+from vae_tui.core.config import SETTINGS, Dataset, TrainConfig, choices
 from vae_tui.core.consumers import drive
 from vae_tui.core.errors import CheckpointError, ConfigError, InvalidConfigValue
 from vae_tui.core.metrics import MetricsWriter
@@ -27,7 +28,9 @@ BAD = [
     ("hidden_dim", 2.5, "must be an integer"),
     ("latent_dim", True, "must be an integer"),  # a bool is not a count
     ("input_dim", 0, "must be > 0"),  # no flag, checked all the same
-    ("kl_anneal", "cosine", "must be one of linear, none"),
+    ("kl_anneal", "cosine", "must be one of linear, none, warmup, cyclical"),
+    ("kl_warmup_epochs", 0, "must be > 0"),
+    ("kl_cycles", 2.0, "must be an integer"),
     ("beta_max", -1, "must be ≥ 0"),
     ("seed", -1, "must be ≥ 0"),
     ("seed", MAX_SEED + 1, f"must be ≤ {MAX_SEED}"),
@@ -135,6 +138,8 @@ def changed(name: str, saved: TrainConfig) -> Any:
     if options := choices(name):
         return next(o for o in options if o != getattr(saved, name))
     value = getattr(saved, name)
+    if value is None:  # (a default that follows from other fields: --kl-warmup-epochs)
+        return 3
     return value * 2 if isinstance(value, float) else value + 1
 
 
@@ -162,7 +167,8 @@ def test_a_resume_names_its_conflicts_in_the_order_it_always_has(trained_run: Tr
     """The order comes from the metadata's numbers, not the fields' order (lr is declared before
     the dimensions, and named after them)."""
     assert FIXED_ON_RESUME == ("hidden_dim", "latent_dim", "input_dim", "dataset", "seed", "batch_size",
-                               "train_limit", "test_limit", "lr", "kl_anneal", "beta_max")  # fmt: skip
+                               "train_limit", "test_limit", "lr", "kl_anneal", "beta_max", "kl_warmup_epochs",
+                               "kl_cycles")  # fmt: skip
     with pytest.raises(ConfigError) as caught:
         load_resume(trained_run.run_dir, {"lr": 0.5, "seed": 3, "latent_dim": 8})
     assert str(caught.value) == (

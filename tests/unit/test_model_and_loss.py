@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 
-from vae_tui.core.config import TrainConfig, kl_weight
+from vae_tui.core.config import TrainConfig
 from vae_tui.core.loss import bce_per_image, kl_divergence, vae_loss
 from vae_tui.core.model import VAE
+from vae_tui.core.schedules import kl_weight
 
 
 def test_shapes_and_reference_layer_names() -> None:

@@ -15,11 +15,12 @@ from textual.pilot import Pilot
 
 from vae_tui.core import checkpoint as ckpt
 from vae_tui.core.checkpoint import saved_position
-from vae_tui.core.config import TrainConfig, kl_weight
+from vae_tui.core.config import TrainConfig
 from vae_tui.core.consumers import drive
 from vae_tui.core.metrics import MetricsWriter
 from vae_tui.core.resume import beta_change
 from vae_tui.core.runinfo import completion_note
+from vae_tui.core.schedules import kl_weight
 from vae_tui.core.train import train
 from vae_tui.tui.app import make_app
 from vae_tui.tui.cli import parse_request
