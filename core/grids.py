@@ -9,6 +9,7 @@ import torch
 
 from .atomic import write_atomic
 from .events import EpochImages, Event, RunStarted
+from .history import image_path
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -75,18 +76,18 @@ def preview_grids(
 class GridWriter:
     """Saves each epoch's grids as PNG files under `<run dir>/images/`."""
 
-    folder: Path | None = None
+    run_dir: Path | None = None
 
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self.folder = Path(event.run_dir) / "images"
-        elif isinstance(event, EpochImages) and self.folder is not None:
+            self.run_dir = Path(event.run_dir)
+        elif isinstance(event, EpochImages) and self.run_dir is not None:
             from PIL import Image  # noqa: PLC0415 - only needed when a grid is written
 
-            self.folder.mkdir(parents=True, exist_ok=True)
             for name, grid in (("reconstructions", event.reconstructions), ("samples", event.samples)):
                 # Via a temp file, so a kill never leaves a torn PNG behind.
-                path = self.folder / f"epoch-{event.epoch:03d}-{name}.png"
+                path = image_path(self.run_dir, event.epoch, name)
+                path.parent.mkdir(parents=True, exist_ok=True)
                 image = Image.fromarray(grid)
                 try:
                     write_atomic(path, lambda f, image=image: image.save(f, format="PNG"), durable=False)

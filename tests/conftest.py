@@ -43,3 +43,16 @@ def tiny_config(tmp_path: Path, mnist_dir: Path) -> TrainConfig:
         iwae_k=4,
         device="cpu",
     )
+
+
+OLD_RUN = Path(__file__).parent / "data" / "run-issue13"
+"""A finished 3-epoch run (hidden 16, latent 2, 512 training images) written before issue 14:
+no traversal pictures, no request channel. What a user's older runs look like."""
+
+
+@pytest.fixture
+def old_run(tmp_path: Path) -> Path:
+    """A copy of `OLD_RUN` to read or resume (the repository's copy stays untouched)."""
+    import shutil  # noqa: PLC0415
+
+    return Path(shutil.copytree(OLD_RUN, tmp_path / "old-run"))

@@ -23,6 +23,7 @@ from .graphics import GRAPHICS_CHOICES
 from .request import Request
 
 PROG = "vae-tui"
+MAX_COMPARED = 4
 DEFAULTS = TrainConfig()
 GROUPS = {"training": "training (defaults: the reference design)", "data": "data and output"}
 """The --help sections of the training flags (`Setting.group`; --iwae-k sits in mode's)."""
@@ -93,6 +94,26 @@ def build_parser() -> argparse.ArgumentParser:
         type=path_arg,
         metavar="PATH",
         help="open a trained model (ours or a reference state_dict)",
+    )
+    mode.add_argument(
+        "--watch",
+        type=path_arg,
+        metavar="RUN_DIR",
+        help="follow a run another process trains (pause, save or stop it from here)",
+    )
+    mode.add_argument(
+        "--compare",
+        type=path_arg,
+        nargs="+",
+        metavar="RUN_DIR",
+        help=f"2 to {MAX_COMPARED} run folders side by side: curves, config differences, samples",
+    )
+    mode.add_argument(
+        "--export",
+        type=path_arg,
+        metavar="PATH",
+        help="write a run's GIFs (one frame per epoch), last views and loss curves to PATH/export/; "
+        "PATH may also be a state_dict file (its views only)",
     )
     mode.add_argument("--eval", action="store_true", help="evaluate --checkpoint on the test set and exit")
     add_field_flag(mode, "iwae_k")  # beside --eval: its help gives the default of both
@@ -194,11 +215,15 @@ def parse_request(argv: Sequence[str] | None = None) -> Request:
         binarize=args.binarize,
         json=args.json,
         train_only=args.train_only,
+        watch=args.watch,
+        compare=tuple(args.compare or ()),
+        export=args.export,
     )
 
 
 def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that are fine alone but not together: refused before anything runs."""
+    check_run_modes(parser, args)
     if args.eval and not args.checkpoint:
         parser.error("--eval needs --checkpoint PATH")
     if args.resume and args.checkpoint:
@@ -218,6 +243,34 @@ def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace
             f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply "
             f"{'with --eval' if args.eval else 'when browsing'}: a trained model is used as it is "
             f"(only {reads} apply); to train, leave out --checkpoint"
+        )
+
+
+def check_run_modes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--watch, --compare and --export read runs other processes wrote: each alone, and with no
+    flag that trains or evaluates (what a watched run trains with is its trainer's business)."""
+    modes = [
+        f for f, on in (("--watch", args.watch), ("--compare", args.compare), ("--export", args.export)) if on
+    ]
+    if not modes:
+        return
+    if len(modes) > 1:
+        parser.error(f"{' and '.join(modes)} cannot be combined")
+    mode = modes[0]
+    others = [f for f, on in (("--train-only", args.train_only), ("--resume", args.resume),
+                              ("--checkpoint", args.checkpoint), ("--eval", args.eval)) if on]  # fmt: skip
+    if others:
+        parser.error(f"{mode} cannot be combined with {others[0]}")
+    if args.compare and not 2 <= len(args.compare) <= MAX_COMPARED:
+        parser.error(f"--compare takes 2 to {MAX_COMPARED} run folders (got {len(args.compare)})")
+    if args.export and args.graphics is not None:
+        parser.error("--graphics only applies to the app (not --export)")
+    allowed = set() if args.compare else BROWSE_FIELDS
+    if unused := [flag(f) for f in sorted(TRAIN_FIELDS - allowed) if hasattr(args, f)]:
+        reads = f" (only {', '.join(flag(f) for f in sorted(allowed))} apply)" if allowed else ""
+        parser.error(
+            f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply with {mode}: "
+            f"it reads what the run wrote{reads}"
         )
 
 
@@ -254,6 +307,20 @@ def dispatch(request: Request) -> int:
         from .eval_report import run_eval  # noqa: PLC0415
 
         return run_eval(request)
+    if request.export:
+        from .export_report import run_export  # noqa: PLC0415
+
+        return run_export(request)
+    if (request.watch or request.compare) and not has_terminal():
+        return fail(
+            f"{'--watch' if request.watch else '--compare'} opens the app and needs a terminal on "
+            "stdin and stderr; for files without one, use --export RUN_DIR",
+            2,
+        )
+    if request.compare:
+        from .compare_app import run_compare  # noqa: PLC0415
+
+        return run_compare(request)
     if request.resume:  # a finished run: say so, before either front end starts
         from vae_tui.core.run import finished_run_note  # noqa: PLC0415
 

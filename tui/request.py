@@ -29,11 +29,23 @@ class Request:
     binarize: bool = False
     json: bool = False
     train_only: bool = False
+    watch: str | None = None
+    """`--watch RUN_DIR`: follow (and steer) a run another process trains."""
+    compare: tuple[str, ...] = ()
+    """`--compare RUN_A RUN_B [...]`: 2 to 4 run folders side by side."""
+    export: str | None = None
+    """`--export PATH`: write a run folder's (or a state_dict's) GIFs and PNGs, no screen."""
 
     @property
     def browsing(self) -> bool:
         """The app opens a saved model instead of training."""
         return self.checkpoint is not None
+
+    @property
+    def trains(self) -> bool:
+        """This process trains (a new run or a resumed one): not browsing, watching, comparing
+        or exporting."""
+        return not (self.checkpoint or self.watch or self.compare or self.export)
 
     @cached_property
     def config(self) -> TrainConfig:
