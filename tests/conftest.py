@@ -53,6 +53,6 @@ no traversal pictures, no request channel. What a user's older runs look like.""
 @pytest.fixture
 def old_run(tmp_path: Path) -> Path:
     """A copy of `OLD_RUN` to read or resume (the repository's copy stays untouched)."""
-    import shutil  # noqa: PLC0415
+    import shutil
 
     return Path(shutil.copytree(OLD_RUN, tmp_path / "old-run"))
