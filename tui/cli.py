@@ -224,6 +224,7 @@ def parse_request(argv: Sequence[str] | None = None) -> Request:
 def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that are fine alone but not together: refused before anything runs."""
     check_run_modes(parser, args)
+    check_schedule_flags(parser, args)
     if args.eval and not args.checkpoint:
         parser.error("--eval needs --checkpoint PATH")
     if args.resume and args.checkpoint:
@@ -243,6 +244,27 @@ def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace
             f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply "
             f"{'with --eval' if args.eval else 'when browsing'}: a trained model is used as it is "
             f"(only {reads} apply); to train, leave out --checkpoint"
+        )
+
+
+SCHEDULE_FLAGS = {"kl_warmup_epochs": "warmup", "kl_cycles": "cyclical"}
+"""Flags that shape one β schedule each: the `--kl-anneal` they apply to."""
+
+
+def check_schedule_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`--kl-cycles` without `--kl-anneal cyclical` (or warmup's flag without warmup) would be
+    ignored silently: refused. A resume keeps its schedule's flags anyway (fixed on resume)."""
+    if args.resume or args.checkpoint or args.watch or args.compare or args.export:
+        return  # (they refuse training flags in their own words)
+    anneal = getattr(args, "kl_anneal", DEFAULTS.kl_anneal)
+    for name, schedule in SCHEDULE_FLAGS.items():
+        if hasattr(args, name) and anneal != schedule:
+            parser.error(f"{flag(name)} only applies with --kl-anneal {schedule} (this run is {anneal})")
+    cycles, epochs = (getattr(args, f, getattr(DEFAULTS, f)) for f in ("kl_cycles", "epochs"))
+    if anneal == "cyclical" and cycles > epochs:
+        given = "" if hasattr(args, "kl_cycles") else " (the default)"
+        parser.error(
+            f"--kl-cycles {cycles}{given} is more cycles than --epochs {epochs}: each cycle needs an epoch"
         )
 
 
@@ -311,6 +333,10 @@ def dispatch(request: Request) -> int:
         from .export_report import run_export  # noqa: PLC0415
 
         return run_export(request)
+    if request.compare:  # a folder that is not a run is said first, terminal or not (one line, exit 2)
+        from vae_tui.core.compare import read_runs  # noqa: PLC0415
+
+        read_runs(request.compare)
     if (request.watch or request.compare) and not has_terminal():
         return fail(
             f"{'--watch' if request.watch else '--compare'} opens the app and needs a terminal on "

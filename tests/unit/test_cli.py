@@ -71,6 +71,39 @@ def test_bad_flags_get_one_line_and_exit_2(args: list[str], expected: str) -> No
     assert result.stderr.startswith("vae-tui: error: ") and expected in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--watch", "r", "--epochs", "3"],
+            "--epochs does not apply with --watch: it reads what the run wrote",
+        ),
+        (["--watch", "r", "--train-only"], "--watch cannot be combined with --train-only"),
+        (["--watch", "r", "--compare", "a", "b"], "--watch and --compare cannot be combined"),
+        (["--compare", "a"], "--compare takes 2 to 4 run folders (got 1)"),
+        (["--compare", "a", "b", "c", "d", "e"], "--compare takes 2 to 4 run folders (got 5)"),
+        (["--compare", "a", "b", "--dataset", "mnist"], "--dataset does not apply with --compare"),
+        (["--export", "r", "--train-only"], "--export cannot be combined with --train-only"),
+        (["--export", "r", "--graphics", "sixel"], "--graphics only applies to the app (not --export)"),
+        (["--export", "r", "--checkpoint", "m.pt"], "--export cannot be combined with --checkpoint"),
+        (["--kl-cycles", "3"], "--kl-cycles only applies with --kl-anneal cyclical (this run is linear)"),
+        (
+            ["--kl-anneal", "cyclical", "--kl-warmup-epochs", "2"],
+            "--kl-warmup-epochs only applies with --kl-anneal warmup",
+        ),
+        (
+            ["--kl-anneal", "cyclical", "--epochs", "3"],
+            "--kl-cycles 4 (the default) is more cycles than --epochs 3",
+        ),
+    ],
+)
+def test_run_modes_and_schedule_flags_that_make_no_sense_are_refused(args: list[str], expected: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("vae-tui: error: ") and expected in result.stderr
+
+
 def test_only_given_flags_become_overrides() -> None:
     args = build_parser().parse_args(["--epochs", "3", "--kl-anneal", "none", "--train-only"])
     assert config_overrides(args) == {"epochs": 3, "kl_anneal": "none"}

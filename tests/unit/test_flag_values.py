@@ -75,8 +75,6 @@ VALID = {
     ("train", "--batch-size", "huge"): "ok",  # one batch of the whole (256-image) training set
     ("train", "--train-limit", "huge"): "ok",  # all 60000 images, one epoch of a 16-2 model
     ("train", "--test-limit", "huge"): "ok",  # all 10000 test images
-    ("train", "--kl-warmup-epochs", "huge"): "ok",  # linear annealing's schedule: beta 0 in epoch 1
-    ("train", "--kl-cycles", "huge"): "ok",  # read only by --kl-anneal cyclical
     ("train", "--run-dir", "zero"): "ok",  # a folder named 0 in the current one (tmp_path)
     ("train", "--run-dir", "negative"): "ok",
     ("train", "--run-dir", "nan"): "ok",
@@ -153,6 +151,9 @@ def test_the_table_covers_every_flag_of_the_parser() -> None:
     assert {f for f, k in flags.items() if k == "path"} == {
         "--resume",
         "--checkpoint",
+        "--watch",
+        "--compare",
+        "--export",
         "--data-dir",
         "--run-dir",
     }
