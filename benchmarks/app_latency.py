@@ -57,6 +57,11 @@ CASES = [
     Case("2", ("5",), "tab 2 → 5 Interp", undo="2"),
     Case("2", ("6",), "tab 2 → 6 Map", undo="2"),
     Case("2", ("7",), "tab 2 → 7 Latents", undo="2"),
+    # Last: they leave the views at a past epoch. Each press reads an epoch's PNG not read before
+    # (a run folder's checkpoint with that many epochs kept; else they only say there are none).
+    Case("3", ("left_square_bracket",), "samples [ (an epoch back: its PNG read)"),
+    Case("2", ("left_square_bracket",), "recon [ (an epoch back: its PNG read)"),
+    Case("7", ("right_square_bracket",), "latents ] (an epoch on: its metrics row)"),
 ]
 GAP = 0.1
 """Seconds between presses: a quick typist's pace, and time for the app to settle."""

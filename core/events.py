@@ -112,12 +112,16 @@ class EpochEnd:
 @dataclass(frozen=True, slots=True)
 class EpochImages:
     """Grids for the epoch as uint8 (H, W) arrays: fixed test images over their reconstructions,
-    and samples decoded from a fixed z ~ N(0, I), so successive epochs are comparable."""
+    samples decoded from a fixed z ~ N(0, I), and a traversal of a fixed test image's code, so
+    successive epochs are comparable."""
 
     epoch: int
     step: int
     reconstructions: np.ndarray = field(repr=False)
     samples: np.ndarray = field(repr=False)
+    traversal: np.ndarray | None = field(default=None, repr=False)
+    """The first fixed test image's μ swept along each latent dimension (`grids.traversal_grid`);
+    None from a producer that did not draw it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,10 @@ def pairs_grid(originals: np.ndarray, reconstructions: np.ndarray, columns: int 
 
 
 PREVIEW_IMAGES = 16  # fixed test images whose reconstructions are shown and logged every epoch
+TRAVERSAL_RANGE = 3.0  # sweep each latent dimension over ±3 standard deviations of the prior
+TRAVERSAL_CHUNK = 64
+"""Latent dimensions the kept traversal decodes at once (core/memory.py counts it)."""
+TRAVERSAL_STEPS = 7  # columns of the kept traversal: offsets −3σ, −2σ, …, +3σ (0 in the middle)
 PREVIEW_SAMPLES = 64  # fixed z whose decodings are shown and logged every epoch
 
 
@@ -73,6 +77,33 @@ def preview_grids(
     return pairs_grid(to_uint8(images), to_uint8(recon)), make_grid(to_uint8(samples), 8)
 
 
+def traversal_codes(
+    mu: torch.Tensor, steps: int = TRAVERSAL_STEPS, rows: range | None = None
+) -> torch.Tensor:
+    """(R·steps, D): row d of the traversal (each d in `rows`, default all D) sets z_d = μ_d + each
+    offset in linspace(−TRAVERSAL_RANGE, TRAVERSAL_RANGE, steps), the other dimensions at μ."""
+    offsets = torch.linspace(-TRAVERSAL_RANGE, TRAVERSAL_RANGE, steps, dtype=mu.dtype, device=mu.device)
+    rows = range(mu.shape[0]) if rows is None else rows
+    z = mu.repeat(len(rows), steps, 1)
+    for i, d in enumerate(rows):
+        z[i, :, d] = mu[d] + offsets
+    return z.reshape(len(rows) * steps, mu.shape[0])
+
+
+@torch.inference_mode()
+def traversal_grid(model: torch.nn.Module, image: torch.Tensor) -> np.ndarray:
+    """The epoch's traversal, kept with its grids: the first fixed test image's μ swept along every
+    latent dimension in index order (one row each, `TRAVERSAL_STEPS` columns), as a label-free
+    grid. One decode of D·7 codes, so it is cheap to keep every epoch; the app's traversal view
+    (rows by KL, any base) is the interactive one."""
+    mu = model.encode(image[:1])[0][0]  # type: ignore[operator]
+    tiles = [  # a chunk of rows at a time: all D·7 codes at once are D²·7 floats (112 MB at D = 2000)
+        to_uint8(model.decode(traversal_codes(mu, rows=range(start, min(start + TRAVERSAL_CHUNK, len(mu))))))  # type: ignore[operator]
+        for start in range(0, len(mu), TRAVERSAL_CHUNK)
+    ]
+    return make_grid(np.concatenate(tiles), TRAVERSAL_STEPS)
+
+
 class GridWriter:
     """Saves each epoch's grids as PNG files under `<run dir>/images/`."""
 
@@ -84,7 +115,10 @@ class GridWriter:
         elif isinstance(event, EpochImages) and self.run_dir is not None:
             from PIL import Image  # noqa: PLC0415 - only needed when a grid is written
 
-            for name, grid in (("reconstructions", event.reconstructions), ("samples", event.samples)):
+            grids = [("reconstructions", event.reconstructions), ("samples", event.samples)]
+            if event.traversal is not None:
+                grids.append(("traversal", event.traversal))
+            for name, grid in grids:
                 # Via a temp file, so a kill never leaves a torn PNG behind.
                 path = image_path(self.run_dir, event.epoch, name)
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from .config import TrainConfig
 from .data import SPLIT_SIZES
 from .errors import ConfigError
 from .evaluate import CHUNK_IMAGES, iwae_chunks
+from .grids import TRAVERSAL_CHUNK, TRAVERSAL_STEPS
 
 FLOAT = 4  # bytes of a float32
 DOUBLE = 8
@@ -114,6 +115,14 @@ def evaluation_phases(dims: tuple[int, int, int], images: int, k: int) -> tuple[
     return tuple(phases)
 
 
+def traversal_need(dims: tuple[int, int, int]) -> Need:
+    """Each epoch's kept traversal (core/grids.py): a chunk of codes decoded at a time, then all
+    D·7 tiles as bytes, their grid, and its PNG's copy."""
+    pixels, hidden, latent = dims
+    chunk = min(latent, TRAVERSAL_CHUNK) * TRAVERSAL_STEPS * (latent + hidden + 2 * pixels) * FLOAT
+    return Need("the epoch's traversal", ("latent_dim",), chunk + latent * TRAVERSAL_STEPS * pixels * 4)
+
+
 def split_size(split: str, limit: int | None) -> int:
     full = SPLIT_SIZES[split]
     return full if limit is None else min(limit, full)
@@ -137,7 +146,7 @@ def training_estimate(config: TrainConfig, device_type: str = "cpu") -> Estimate
         batch * per_image(TRAIN_STEP, dims),
     )
     heldout, *final = evaluation_phases(dims, n_test, config.iwae_k)
-    phases = (reading, step, heldout, *(final if config.iwae_k > 0 else ()))  # as train() runs them
+    phases = (reading, step, heldout, traversal_need(dims), *(final if config.iwae_k > 0 else ()))
     return Estimate((model, data_need(n_train + n_test, device_type)), phases)
 
 

@@ -7,14 +7,17 @@ checkpoint; a resumed run drops the rows it is about to redo, and each epoch app
 A write that fails (full disk) stops the run with one line: a run that cannot record its
 metrics should not go on silently.
 
-`batches.jsonl` beside it keeps every batch's loss, one line per epoch, under the same rules:
-it is what lets a browsed or resumed run draw its whole batch-loss curve again.
+`batches.jsonl` beside it keeps every batch's loss under the same rules, a line per second or
+so of training (rows `{epoch, first_step, loss: [...]}`; an epoch spans several rows, and the
+last row of an epoch is written at its end): it is what lets a browsed or resumed run draw its
+whole batch-loss curve again, and a watcher (`core/follow.py`) see it advance while it trains.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,9 @@ from .events import BatchEnd, EpochEnd, Event, FinalEvaluation, RunStarted
 
 FILE_NAME = "metrics.jsonl"
 BATCHES_FILE = "batches.jsonl"
+BATCHES_EVERY = 1.0
+"""Seconds between two rows of `batches.jsonl` within an epoch: a watcher's curve moves this
+often, and an fsync a second costs training nothing measurable."""
 
 
 def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -62,22 +68,28 @@ def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 class MetricsWriter:
-    """Appends the epoch rows and the final evaluation to the run's `metrics.jsonl`, and each
-    epoch's batch losses to `batches.jsonl`."""
+    """Appends the epoch rows and the final evaluation to the run's `metrics.jsonl`, and the
+    batch losses to `batches.jsonl` about every `every` seconds and at each epoch's end."""
 
     path: Path | None = None
     batches_path: Path | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, every: float = BATCHES_EVERY) -> None:
         self._epoch = self._first_step = 0
         self._losses: list[float] = []
+        self.every = every
+        self._flushed = time.monotonic()
 
     def handle(self, event: Event) -> None:
         if isinstance(event, BatchEnd):
+            if self._losses and event.epoch != self._epoch:  # a row never spans two epochs
+                self._flush_batches()
             if not self._losses:
                 self._first_step = event.step
             self._epoch = event.epoch
             self._losses.append(round(event.loss, 4))
+            if time.monotonic() - self._flushed >= self.every:
+                self._flush_batches()
         elif isinstance(event, RunStarted):
             self.path = Path(event.run_dir) / FILE_NAME
             self.batches_path = Path(event.run_dir) / BATCHES_FILE
@@ -94,6 +106,7 @@ class MetricsWriter:
             row = {"epoch": self._epoch, "first_step": self._first_step, "loss": self._losses}
             _append(self.batches_path, row)
             self._losses = []
+        self._flushed = time.monotonic()
 
     def close(self, state: str) -> None:
         """A run stopped mid-epoch keeps the batches it did: its checkpoint holds them, and a

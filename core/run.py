@@ -89,6 +89,7 @@ class TrainingRun:
         *,
         threads: int | None = None,
     ) -> None:
+        from .request_server import RequestServer  # noqa: PLC0415
         from .swanlab_load import preload  # noqa: PLC0415
         from .threads import BusyCores, training_threads  # noqa: PLC0415
         from .tracking import SwanLabTracker  # noqa: PLC0415
@@ -98,7 +99,8 @@ class TrainingRun:
         busy = BusyCores() if threads is None else None  # its 0.25 s look, also while torch imports
         self.plan = plan
         self.control = control or TrainControl()
-        self.consumers = standard_consumers(plan.config)
+        # Every run answers watchers' requests (core/requests.py) from its first event on.
+        self.consumers = [*standard_consumers(plan.config), RequestServer(self.control)]
         self.tracker: SwanLabTracker | None = next(
             (c for c in self.consumers if isinstance(c, SwanLabTracker)), None
         )

@@ -19,13 +19,12 @@ import torch
 from torch import Tensor
 
 from .evaluate import CHUNK_IMAGES, decode_logits_into, softplus_sum_, usage_of_codes
-from .grids import to_uint8
+from .grids import TRAVERSAL_RANGE, to_uint8
 from .latent_space import Projection, fit_projection, image_order, lerp, slerp
 from .loss import bce_per_image, kl_divergence
 from .model import VAE
 from .weights import architecture
 
-TRAVERSAL_RANGE = 3.0  # sweep each latent dimension over ±3 standard deviations of the prior
 T = TypeVar("T")
 
 

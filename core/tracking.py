@@ -248,6 +248,19 @@ class SwanLabTracker:
             images = {"reconstructions": item.reconstructions, "samples": item.samples}
             swanlab.log({f"images/{k}": swanlab.Image(v) for k, v in images.items()}, step=item.step)
 
+    def _log_gifs(self, swanlab: Any) -> None:
+        """At a successful end, the run's story: its samples and reconstructions, one frame per
+        epoch (core/export.py's GIFs), as SwanLab videos. A failure only warns."""
+        from .export import epoch_gif  # noqa: PLC0415
+
+        try:
+            gifs = {kind: epoch_gif(self.run_dir, kind) for kind in ("samples", "reconstructions")}
+            videos = {f"gifs/{k}": swanlab.Video(gif, caption=f"{k}.gif") for k, gif in gifs.items() if gif}
+            if videos:
+                swanlab.log(videos, step=self._last_step)
+        except Exception as e:  # noqa: BLE001 - the run is trained and saved: never lose it for a GIF
+            log.warning("SwanLab: the epoch GIFs were not logged (%s)", one_line(e))
+
     def _serve(self, config: dict[str, Any]) -> None:
         if self.idle_only:
             run_when_idle()  # SwanLab's threads, started from this one, inherit it
@@ -269,6 +282,8 @@ class SwanLabTracker:
             while True:
                 for kind, item in self._next_items():
                     if kind == "finish":
+                        if item == "success":
+                            self._log_gifs(swanlab)
                         swanlab.finish(state=item)
                         return
                     self._write(swanlab, kind, item)

@@ -29,7 +29,7 @@ from .device import resolve_device
 from .errors import ConfigError, TrainingDiverged
 from .evaluate import EvaluationStopped, evaluate, heldout_elbo
 from .events import EpochEnd, EpochImages, Event, FinalEvaluation, Paused, RunFinished
-from .grids import preview_grids, preview_latents
+from .grids import preview_grids, preview_latents, traversal_grid
 from .loop_state import EpochTally, LoopState
 from .memory import check_training
 from .model import VAE
@@ -207,6 +207,7 @@ def end_epoch(loop: LoopState, tally: EpochTally) -> Iterator[Event]:
             "good checkpoint is kept (try a lower --lr)"
         )
     recon_grid, samples_grid = preview_grids(loop.model, loop.preview, loop.fixed_z)
+    traversal = traversal_grid(loop.model, loop.preview)
     seconds = tally.seconds()
     sums = tally.sums
     count = max(1, sums["images"])
@@ -231,7 +232,7 @@ def end_epoch(loop: LoopState, tally: EpochTally) -> Iterator[Event]:
         active_units=held_out["active_units"],
         activity_per_dim=tuple(held_out["activity_per_dim"]),
     )
-    yield EpochImages(loop.epoch, loop.step, recon_grid, samples_grid)
+    yield EpochImages(loop.epoch, loop.step, recon_grid, samples_grid, traversal)
     yield loop.snapshot()
     yield loop.save("epoch", loop.partial)
 

@@ -25,21 +25,23 @@ from textual.widgets import TabbedContent, Tabs
 from textual.worker import Worker, WorkerState
 
 from . import workers
-from .driver import terminal_driver
+from .driver import in_browser, terminal_driver
 from .graphics import HALFBLOCK, Graphics, resolve
 from .layout import LOSSES, NARROW_WIDTH, TABS, visible_tabs
 from .logs import warnings_to
 from .messages import CoreWarning
+from .past_epochs import PastEpochs
 from .request import Request
 from .run_display import REDRAW_HZ, RunDisplay
 from .shutdown import closing_line
+from .watch import WatchMode
 from .wording import upload_hint
 from .workers import StartRun
 
 KEY_HOLD_SECONDS = 0.08
 """Training waits this long after a key press, so the redraw it asks for has the cores."""
 
-__all__ = ["VaeApp", "closing_line", "make_app", "run_app"]  # closing_line: run_app's
+__all__ = ["VaeApp", "WatchApp", "closing_line", "make_app", "run_app"]  # closing_line: run_app's
 
 
 class VaeApp(RunDisplay):
@@ -61,6 +63,7 @@ class VaeApp(RunDisplay):
         super().__init__(request, driver_class=driver_class, graphics=graphics)
         self.start_run = start_run or workers.start_training_run
         """Wires a planned run for the training worker: the real one, or a test's event stream."""
+        self.state.kept = PastEpochs(self.run_folder, self.history, lambda: self.status.epochs)  # `[`/`]`
         self.stop_notices: Callable[[], None] = lambda: None
         """Ends the toasts of core warnings (`logs.warnings_to`): the app's own, for as long as it runs."""
 
@@ -82,6 +85,10 @@ class VaeApp(RunDisplay):
         if self.graphics.notice:
             self.notify(self.graphics.notice, title="Graphics", severity="warning", timeout=10)
         self.exits.install_signals(self.action_quit_clean)
+        self.start_work()
+
+    def start_work(self) -> None:
+        """Start the app's one job: open the saved model, or train (`WatchApp`: watch)."""
         if self.browse_only:
             self.status.phase = "opening"
             self.start_job(partial(workers.open_model, self.request, self.post_message), "open")
@@ -98,6 +105,10 @@ class VaeApp(RunDisplay):
                 self.control.hold(KEY_HOLD_SECONDS)
             self.main.key_seen(event.key)
         await super().on_event(event)
+
+    def tick(self) -> None:
+        self.status.sync_pause(self.control.paused and self.training_keys_act)  # (a watcher's request)
+        super().tick()
 
     def start_job(self, job: Any, name: str) -> None:
         self.run_worker(job, name=name, group="model", thread=True, exclusive=True, exit_on_error=False)
@@ -249,6 +260,10 @@ class VaeApp(RunDisplay):
             self.refresh_status()
 
 
+class WatchApp(WatchMode, VaeApp):
+    """`--watch RUN_DIR`: the app on a run another process trains (tui/watch.py)."""
+
+
 def make_app(
     request: Request,
     *,
@@ -261,7 +276,8 @@ def make_app(
     `start_run` lets a test feed the app an event stream of its own instead of training).
     `graphics`, when not given, is `request.graphics` on this terminal (see `graphics_for`)."""
     graphics = graphics if graphics is not None else graphics_for(request)
-    return VaeApp(request, driver_class=driver_class, graphics=graphics, start_run=start_run)
+    app_class = WatchApp if request.watch else VaeApp
+    return app_class(request, driver_class=driver_class, graphics=graphics, start_run=start_run)
 
 
 def graphics_for(request: Request) -> Graphics:
@@ -278,6 +294,6 @@ def run_app(request: Request) -> int:
     finally:
         app.control.request_stop()  # if anything still runs, it stops within a batch and saves
     line, exit_code = closing_line(app, code or 0)
-    if line:
+    if line and not in_browser():  # a page's app would say it in the server's console, to nobody
         print(line, file=sys.stderr)
     return exit_code

@@ -75,6 +75,11 @@ class BrowseState:
     """The order ←/→ and the page keys move the test images in (`core.latent_space.ORDERS`; `o` toggles)."""
     image_class: int | None = None
     """Only this class's test images are browsed (`c` cycles; None: all)."""
+    history_epoch: int | None = None
+    """The past epoch the views show (`[`/`]`), from what the run kept of it; None: the head
+    (the weights shown: live while training)."""
+    kept: Any = None
+    """The run's kept epochs (`past_epochs.PastEpochs`, the app's): what a past epoch draws."""
 
     def label(self, index: int) -> str:
         e = self.decoder
@@ -100,7 +105,8 @@ class BrowseState:
         if self.batch:
             where = mid_epoch(self.epoch, self.batch)
             return f"weights now ({where})" if self.live else f"weights at {where}"
-        return f"weights after epoch {self.epoch}" if self.epoch else "weights before training"
+        head = f"weights after epoch {self.epoch}" if self.epoch else "weights before training"
+        return f"live · {head}" if self.training and self.live else head
 
     # -- the model shown ---------------------------------------------------------------------
     def show(self, decoder: TileDecoder, epoch: int | None, batch: int, live: bool) -> None:

@@ -19,12 +19,19 @@ from vae_tui.core.bounds import Bound
 from vae_tui.core.config import SETTINGS, TrainConfig, choices, path_problem
 from vae_tui.core.schedules import kl_weight
 
+from .driver import has_terminal
+from .flag_rules import (
+    DEFAULTS,
+    MAX_COMPARED,
+    TRAIN_FIELDS,
+    check_combinations,
+    flag,
+)
 from .graphics import GRAPHICS_CHOICES
 from .request import Request
+from .serve_flags import add_serve_flags, check_serve_flags, serve_request
 
 PROG = "vae-tui"
-MAX_COMPARED = 4
-DEFAULTS = TrainConfig()
 GROUPS = {"training": "training (defaults: the reference design)", "data": "data and output"}
 """The --help sections of the training flags (`Setting.group`; --iwae-k sits in mode's)."""
 
@@ -65,7 +72,11 @@ def path_arg(text: str) -> str:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag costs one line on stderr, not a usage dump."""
+    """argparse, but a bad flag costs one line on stderr, not a usage dump; and no abbreviated
+    flags (`--ser` for --serve): the served command drops `--serve` by its name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -134,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         for name, setting in SETTINGS.items():
             if setting.group == key and setting.help is not None:
                 add_field_flag(group, name)
+    add_serve_flags(p)
     return p
 
 
@@ -162,31 +174,9 @@ def help_text(name: str) -> str:
     )
 
 
-TRAIN_FIELDS = {name for name, setting in SETTINGS.items() if setting.help is not None}
-"""The fields with a flag (all but input_dim)."""
-EVAL_FIELDS = {name for name, setting in SETTINGS.items() if setting.eval}
-BROWSE_FIELDS = {name for name, setting in SETTINGS.items() if setting.browse}
-"""What --eval and browsing a --checkpoint read; any other training flag would be ignored."""
-
-
-def flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
-
-
-def unused_flags(args: argparse.Namespace) -> list[str]:
-    """Training flags given with --checkpoint that it would silently ignore (a trained model is
-    scored or browsed as it is: `--latent-dim 2` cannot change it)."""
-    allowed = EVAL_FIELDS if args.eval else BROWSE_FIELDS
-    return [flag(f) for f in sorted(TRAIN_FIELDS - allowed) if hasattr(args, f)]
-
-
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The training fields the user set on the command line (and only those)."""
     return {k: v for k, v in vars(args).items() if k in TRAIN_FIELDS}
-
-
-def has_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def _drop_stdout() -> None:
@@ -204,8 +194,10 @@ def parse_request(argv: Sequence[str] | None = None) -> Request:
     """The flags in `argv`, checked, as a `Request`; a bad flag or combination exits with one
     line (argparse's SystemExit, code 2)."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     check_combinations(parser, args)
+    check_serve_flags(parser, args)
     return Request(
         overrides=config_overrides(args),
         resume=args.resume,
@@ -218,82 +210,8 @@ def parse_request(argv: Sequence[str] | None = None) -> Request:
         watch=args.watch,
         compare=tuple(args.compare or ()),
         export=args.export,
+        serve=serve_request(args, argv),
     )
-
-
-def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Flags that are fine alone but not together: refused before anything runs."""
-    check_run_modes(parser, args)
-    check_schedule_flags(parser, args)
-    if args.eval and not args.checkpoint:
-        parser.error("--eval needs --checkpoint PATH")
-    if args.resume and args.checkpoint:
-        parser.error("--resume and --checkpoint cannot be combined")
-    if (args.binarize or args.json) and not args.eval:
-        parser.error("--binarize and --json only apply to --eval")
-    if args.graphics is not None and (args.train_only or args.eval):
-        parser.error("--graphics only applies to the app (not --train-only or --eval)")
-    if args.checkpoint and args.train_only and not args.eval:
-        parser.error(
-            "--checkpoint opens a model to browse (in the app) or to evaluate (--eval); "
-            "--train-only trains a new run (continue one with --resume RUN_DIR)"
-        )
-    if args.checkpoint and (unused := unused_flags(args)):  # (--train-only is refused above)
-        reads = ", ".join(flag(f) for f in sorted(EVAL_FIELDS if args.eval else BROWSE_FIELDS))
-        parser.error(
-            f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply "
-            f"{'with --eval' if args.eval else 'when browsing'}: a trained model is used as it is "
-            f"(only {reads} apply); to train, leave out --checkpoint"
-        )
-
-
-SCHEDULE_FLAGS = {"kl_warmup_epochs": "warmup", "kl_cycles": "cyclical"}
-"""Flags that shape one β schedule each: the `--kl-anneal` they apply to."""
-
-
-def check_schedule_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """`--kl-cycles` without `--kl-anneal cyclical` (or warmup's flag without warmup) would be
-    ignored silently: refused. A resume keeps its schedule's flags anyway (fixed on resume)."""
-    if args.resume or args.checkpoint or args.watch or args.compare or args.export:
-        return  # (they refuse training flags in their own words)
-    anneal = getattr(args, "kl_anneal", DEFAULTS.kl_anneal)
-    for name, schedule in SCHEDULE_FLAGS.items():
-        if hasattr(args, name) and anneal != schedule:
-            parser.error(f"{flag(name)} only applies with --kl-anneal {schedule} (this run is {anneal})")
-    cycles, epochs = (getattr(args, f, getattr(DEFAULTS, f)) for f in ("kl_cycles", "epochs"))
-    if anneal == "cyclical" and cycles > epochs:
-        given = "" if hasattr(args, "kl_cycles") else " (the default)"
-        parser.error(
-            f"--kl-cycles {cycles}{given} is more cycles than --epochs {epochs}: each cycle needs an epoch"
-        )
-
-
-def check_run_modes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """--watch, --compare and --export read runs other processes wrote: each alone, and with no
-    flag that trains or evaluates (what a watched run trains with is its trainer's business)."""
-    modes = [
-        f for f, on in (("--watch", args.watch), ("--compare", args.compare), ("--export", args.export)) if on
-    ]
-    if not modes:
-        return
-    if len(modes) > 1:
-        parser.error(f"{' and '.join(modes)} cannot be combined")
-    mode = modes[0]
-    others = [f for f, on in (("--train-only", args.train_only), ("--resume", args.resume),
-                              ("--checkpoint", args.checkpoint), ("--eval", args.eval)) if on]  # fmt: skip
-    if others:
-        parser.error(f"{mode} cannot be combined with {others[0]}")
-    if args.compare and not 2 <= len(args.compare) <= MAX_COMPARED:
-        parser.error(f"--compare takes 2 to {MAX_COMPARED} run folders (got {len(args.compare)})")
-    if args.export and args.graphics is not None:
-        parser.error("--graphics only applies to the app (not --export)")
-    allowed = set() if args.compare else BROWSE_FIELDS
-    if unused := [flag(f) for f in sorted(TRAIN_FIELDS - allowed) if hasattr(args, f)]:
-        reads = f" (only {', '.join(flag(f) for f in sorted(allowed))} apply)" if allowed else ""
-        parser.error(
-            f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply with {mode}: "
-            f"it reads what the run wrote{reads}"
-        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,6 +255,16 @@ def dispatch(request: Request) -> int:
         from vae_tui.core.compare import read_runs  # noqa: PLC0415
 
         read_runs(request.compare)
+    if request.resume:  # a finished run: say so, before either front end starts
+        from vae_tui.core.run import finished_run_note  # noqa: PLC0415
+
+        if note := finished_run_note(request.overrides, request.resume):
+            print(f"{PROG}: {note}")
+            return 0
+    if request.serve:
+        from .serve import run_serve  # noqa: PLC0415
+
+        return run_serve(request)
     if (request.watch or request.compare) and not has_terminal():
         return fail(
             f"{'--watch' if request.watch else '--compare'} opens the app and needs a terminal on "
@@ -347,12 +275,6 @@ def dispatch(request: Request) -> int:
         from .compare_app import run_compare  # noqa: PLC0415
 
         return run_compare(request)
-    if request.resume:  # a finished run: say so, before either front end starts
-        from vae_tui.core.run import finished_run_note  # noqa: PLC0415
-
-        if note := finished_run_note(request.overrides, request.resume):
-            print(f"{PROG}: {note}")
-            return 0
     if request.checkpoint and not has_terminal():
         return fail(
             "browsing a model needs a terminal on stdin and stderr; "

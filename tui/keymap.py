@@ -60,6 +60,11 @@ BINDINGS: list[Binding] = [
     view_key("minus,shift+left", "scrub_down", "Scrub down", show=False),
     view_key("p", "play", "Play"),
     view_key("l", "path_mode", "Linear/slerp"),
+    # A past epoch's kept pictures and numbers (`past_epochs.py`); the views' captions name the keys.
+    Binding("left_square_bracket", "history(-1)", "Epoch back", key_display="[", show=False),
+    Binding("right_square_bracket", "history(1)", "Epoch on", key_display="]", show=False),
+    # The view shown as a PNG in the run's export/ folder (the Footer at 80 columns has no room).
+    Binding("e", "export", "Export view", show=False),
     Binding("f", "zoom", "Zoom"),
     Binding("r", "app.refresh_model", "Redraw"),
     Binding("s", "app.save", "Save"),

@@ -13,6 +13,8 @@ from typing import Any
 
 from vae_tui.core.config import TrainConfig
 
+from .serve_flags import Serve
+
 
 @dataclass(frozen=True)
 class Request:
@@ -35,6 +37,8 @@ class Request:
     """`--compare RUN_A RUN_B [...]`: 2 to 4 run folders side by side."""
     export: str | None = None
     """`--export PATH`: write a run folder's (or a state_dict's) GIFs and PNGs, no screen."""
+    serve: Serve | None = None
+    """`--serve`: this process serves the app to browsers (and starts the trainer, if it trains)."""
 
     @property
     def browsing(self) -> bool:

@@ -2,9 +2,8 @@
 
 `RunDisplay` is the app's base: the run's state (status, loss history, the selection, how it
 ended), the main screen (laid out by `layout.py`), the 2 Hz redraw, and one handler per worker
-message (`messages.py`). Textual looks a message's handler up on the class of the node it is
-posted to, the app: so they are App methods, here in a base class of their own rather than
-among `VaeApp`'s start-up, keys and exit (`app.py`).
+message (`messages.py`): Textual looks a handler up on the class of the node posted to (the
+app), so they are App methods, apart from `VaeApp`'s start-up, keys and exit (`app.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from .messages import (
     TrainingStarted,
     WeightsUpdated,
 )
+from .no_color import keep_no_color_working
 from .request import Request
 from .run_status import RunStatus
 from .screen import MainScreen
@@ -63,6 +63,7 @@ class RunDisplay(App[int]):
         self, request: Request, driver_class: type[Driver] | None = None, graphics: Graphics = HALFBLOCK
     ) -> None:
         super().__init__(driver_class=driver_class)
+        keep_no_color_working(self)
         self.request = request
         self.graphics = graphics
         """How images are drawn; chosen by `graphics.resolve` before the App starts."""
@@ -84,8 +85,7 @@ class RunDisplay(App[int]):
         self.fatal: Failed | None = None
         """An error that closed the app at start-up (bad data, a held run folder): one line at exit."""
         self.failure: Failed | None = None
-        """Training stopped on an error (NaN, a full disk): the app stays open to browse, and
-        says it again, with its exit code, when it closes."""
+        """Training stopped on an error (NaN, full disk): the app stays to browse; said at exit."""
         self.tracker: Any = None
         self.browsed_run: str | None = None
         """`--checkpoint` of a run's checkpoint: that run's folder."""

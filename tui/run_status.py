@@ -74,6 +74,8 @@ class RunStatus:
     state_dict's architecture)."""
     batch_size: int = 128
     """Images per batch, for the images/s figure."""
+    watching: str | None = None
+    """`--watch`: the trainer, in words (who, and what it last said); None when not watching."""
     _rate: list[tuple[float, int]] = field(default_factory=list, repr=False)
     """(time, step) of the last few seconds' batches."""
 
@@ -103,6 +105,11 @@ class RunStatus:
             self.paused_total += time.monotonic() - self.paused_at
         self.paused, self.paused_at = False, None
         self._rate.clear()
+
+    def sync_pause(self, paused: bool) -> None:
+        """Follow a pause or resume asked for from elsewhere (a watcher's request)."""
+        if paused != self.paused:
+            self.pause() if paused else self.resume()
 
     def stop_clock(self) -> None:
         """Elapsed time is training time: it stops when training does, paused or not."""

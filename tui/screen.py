@@ -213,6 +213,28 @@ class MainScreen(Screen):
         self.toggle_class("zoomed")
         self.fit(self.size.width, self.size.height, self.has_class("no-history"))
 
+    def action_history(self, delta: int) -> None:
+        """[ / ]: the previous or next kept epoch (] at the last: the head). The views and the
+        plots' cursor follow; new epochs never move a user off a past one."""
+        kept = self.state.kept
+        if kept is None:
+            return
+        epoch, note = kept.step(self.state, delta)
+        if note:
+            self.notify(note, title="Epochs", timeout=4)
+        if epoch != self.state.history_epoch:
+            self.state.history_epoch = epoch
+            kept.history.set_cursor(epoch)  # the plots mark it at their next 2 Hz redraw:
+            self.views_changed()  # redrawing them here too doubled the key's latency (~60 ms)
+            self.app_side.sync_bindings()  # (the traversal's scrubbing keys come and go)
+
+    def action_export(self) -> None:
+        """e: the view shown as a PNG at its real pixels, enlarged, in the run's export/ folder."""
+        from .export_view import export_from  # noqa: PLC0415 - only when asked
+
+        message, severity = export_from(self.app, self.active_view())
+        self.notify(message, title="Export", severity=severity, timeout=8)  # type: ignore[arg-type]
+
     def action_toggle_base(self) -> None:
         self.apply(self.state.toggle_base(), "toggle_base")
         self.app_side.sync_bindings()  # around z = 0, ←/→ have nothing to select

@@ -103,6 +103,12 @@ def closing_line(app: Ended, code: int = 0) -> tuple[str | None, int]:
         return f"vae-tui: error: {app.fatal.text}", app.fatal.exit_code
     if app.failure is not None and not exit_code:
         return f"vae-tui: error: {app.failure.text}", app.failure.exit_code
+    if app.status.watching:  # the trainer is another process's: say how it stands, and how to look again
+        run = app.status.run_dir
+        return (
+            f"vae-tui: stopped watching {run} ({app.status.watching}); again: vae-tui --watch {run}",
+            exit_code,
+        )
     if not (app.status.run_dir and not app.browse_only and app.last_checkpoint):
         return None, exit_code
     line = f"vae-tui: run in {app.status.run_dir} (checkpoint {app.last_checkpoint})"

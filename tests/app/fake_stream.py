@@ -40,7 +40,7 @@ from vae_tui.core.events import (
     RunFinished,
     RunStarted,
 )
-from vae_tui.core.grids import PREVIEW_IMAGES, preview_grids, preview_latents
+from vae_tui.core.grids import PREVIEW_IMAGES, preview_grids, preview_latents, traversal_grid
 from vae_tui.core.model import VAE
 from vae_tui.core.run import RunPlan
 from vae_tui.core.schedules import kl_weight
@@ -218,7 +218,8 @@ class FakeRun:
                 activity_per_dim=tuple(held_out["activity_per_dim"]),
             )
             z = preview_latents(c.latent_dim, c.seed)
-            yield EpochImages(epoch, step, *preview_grids(model, images[:PREVIEW_IMAGES], z))
+            grids = preview_grids(model, images[:PREVIEW_IMAGES], z)
+            yield EpochImages(epoch, step, *grids, traversal_grid(model, images[:PREVIEW_IMAGES]))
             yield ModelSnapshot(epoch, self.state_at(epoch))
             yield CheckpointSaved(epoch, 0, checkpoint, "epoch")
         if c.iwae_k > 0 and not control.stop_requested:

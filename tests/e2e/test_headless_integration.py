@@ -77,8 +77,8 @@ def test_train_only_two_epochs_on_real_mnist(tmp_path: Path) -> None:
     assert data["epoch"] == 2 and ckpt.architecture(ckpt.model_state(data))["latent_dim"] == 20
     assert json.loads((run_dir / "config.json").read_text())["train_limit"] == 3000
     assert sorted(p.name for p in (run_dir / "images").iterdir()) == [
-        "epoch-001-reconstructions.png", "epoch-001-samples.png",
-        "epoch-002-reconstructions.png", "epoch-002-samples.png",
+        "epoch-001-reconstructions.png", "epoch-001-samples.png", "epoch-001-traversal.png",
+        "epoch-002-reconstructions.png", "epoch-002-samples.png", "epoch-002-traversal.png",
     ]  # fmt: skip
     swan = list((run_dir / "swanlab").glob("run-*/run-*.swanlab"))
     assert len(swan) == 1
@@ -93,7 +93,9 @@ def test_train_only_two_epochs_on_real_mnist(tmp_path: Path) -> None:
     batches = log["scalars"]["train/loss"]
     assert [step for step, _ in batches] == list(range(1, 2 * 24 + 1))  # every batch, by step
     assert [v for _, v in log["scalars"]["test/loss"]] == pytest.approx([r["test_loss"] for r in epochs])
-    assert log["media"] == {"images/reconstructions": 2, "images/samples": 2}
+    assert log["media"] == {  # the epoch grids, and the two GIFs logged once at the end
+        "images/reconstructions": 2, "images/samples": 2, "gifs/reconstructions": 1, "gifs/samples": 1,
+    }  # fmt: skip
     assert log["finished"] == "RUN_STATE_FINISHED"
 
 

@@ -156,5 +156,6 @@ def test_the_table_covers_every_flag_of_the_parser() -> None:
         "--export",
         "--data-dir",
         "--run-dir",
+        "--host",  # (an address, as free text: its cells are tried as a path's)
     }
     assert all(cell[:2] in {(c, f) for c in CONTEXTS for f in flags} for cell in VALID)

@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 
 from ..browse import BrowseState, Changes
 from ..graphics import HALFBLOCK, Graphics
+from ..past_epochs import keys_hint
 from .loss_history import LossHistory
 from .text_lines import TextLines
 from .views import ImageView
@@ -110,6 +111,10 @@ class LatentHealthView(ImageView):
     def title_text(self) -> str:
         return "Latent health: KL per latent dimension, collapsed dimensions marked"
 
+    def full_picture(self) -> None:
+        """None: this view is text (its numbers are in metrics.jsonl and `--export`'s plots)."""
+        return None
+
     def arrows(self, dx: int, dy: int) -> Changes | None:
         """↑/↓ select the next dimension in this view's order (by KL, whatever the traversal's)."""
         if dy == 0 or self.state.decoder is None:
@@ -132,6 +137,10 @@ class LatentHealthView(ImageView):
         if self.state.decoder is None:
             caption.set(self.title_text())
             body.set("waiting for the model…")
+        elif self.state.history_epoch is not None and self.state.kept is not None:
+            past_caption, text = self.past_lines(width, height)
+            caption.set(past_caption)
+            body.set(text)
         else:
             text, shown = self.lines(width, height)
             caption.set(self.caption(shown))
@@ -203,3 +212,28 @@ class LatentHealthView(ImageView):
         row.append(line, style=BAR)
         row.append(f" (epochs {epochs[start]}–{epochs[-1]}: {units[start]} → {units[-1]} of {dims})")
         return row
+
+    def past_lines(self, width: int, height: int) -> tuple[str, Text]:
+        """At a past epoch (`[`/`]`): the KL bars of its metrics row. The row keeps no activity
+        per dimension, so none is marked collapsed; a row from before KL per dimension was
+        logged has no bars, and this says so."""
+        s, kept = self.state, self.state.kept
+        row = kept.row(s.history_epoch) or {}
+        where, hint = kept.where(s).capitalize(), keys_hint(s)
+        kl = [float(v) for v in row.get("kl_per_dim") or []]
+        if not kl:
+            return f"Latent health · {where}\n{hint}", Text(
+                "This epoch's metrics row has no KL per dimension."
+            )
+        units = row.get("active_units")
+        active = f"{units} of {len(kl)} dimensions active, " if isinstance(units, int) else ""
+        caption = f"{where}: {active}KL {sum(kl):.1f} nats in all (from its metrics row)\n{hint}"
+        order = sorted(range(len(kl)), key=lambda d: (-kl[d], d))
+        start = window(order.index(s.dim) if s.dim in order else 0, height, len(order))
+        text = Text()
+        for line, d in enumerate(order[start : start + max(0, height)]):
+            numbers, selected = f" {kl[d]:6.2f} nats", d == s.dim
+            text.append(("\n" if line else "") + ("▶" if selected else " ") + f"z{d + 1}".ljust(4) + " ")
+            text.append(bar(kl[d], max(*kl, 1e-9), max(1, min(MAX_BAR, width - 7 - len(numbers)))), style=BAR)
+            text.append(numbers, style=SELECTED if selected else "")
+        return caption, text

@@ -108,6 +108,12 @@ class LatentMapView(ImageView):
     def title_text(self) -> str:
         return "Latent map: the test codes μ on a plane, decoded at the cursor"
 
+    def full_picture(self) -> tuple[np.ndarray, str] | None:
+        """The map as drawn (its points are screen pixels already), cursor included."""
+        if self.history_picture is not None or self.map_image is None:
+            return super().full_picture()
+        return self.map_image, self.stem(self.state.epoch)
+
     def takes(self, action: str) -> bool:
         return action in self.KEYS
 

@@ -21,6 +21,15 @@ class LossHistory:
         self.batch_version = 0
         """Bumped when batches arrive, so the batch plot redraws only when there is news."""
         self.epoch_version = 0
+        self.cursor: int | None = None
+        """The past epoch the views show (`[`/`]`), which the plots mark; None: the head."""
+
+    def set_cursor(self, epoch: int | None) -> None:
+        """Mark `epoch` on the plots (None: no mark): both redraw."""
+        if epoch != self.cursor:
+            self.cursor = epoch
+            self.batch_version += 1
+            self.epoch_version += 1
 
     def clear(self) -> None:
         """Forget everything (a resumed run's preview history, replaced by the exact one)."""

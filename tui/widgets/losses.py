@@ -29,6 +29,7 @@ reference's "Avg Loss") is not among them: it mixes in β, which rises during tr
 climbed while both −ELBOs fell, and beside the held-out −ELBO it looked like a generalisation
 gap. β itself is in the legend; the status line keeps the reference's numbers."""
 BETA_STYLE = "magenta"
+CURSOR_STYLE = "rgb(255,176,0)"  # the image views' amber: the past epoch they show (`[`/`]`)
 
 
 def epoch_value(row: dict[str, float], key: str) -> float:
@@ -108,11 +109,16 @@ class LossPanel(Vertical):
     def epoch_legend(self) -> Text:
         return legend(
             [(label, style) for _, label, style in SERIES],
-            "−ELBO per epoch",
+            "−ELBO per epoch" + self.cursor_note(),
             max(0, self.size.width - 2),
             beta_note(self.history.epochs),
             " (training KL weight)",
         )
+
+    def cursor_note(self) -> str:
+        """The past epoch the views show (`[`/`]`), marked │ on the plots; else the keys to go."""
+        h = self.history
+        return f" · │ epoch {h.cursor}" if h.cursor is not None else " ([ ] past epochs)" if h.epochs else ""
 
     def on_mount(self) -> None:
         for plot in self.query(LossPlot):
@@ -161,6 +167,9 @@ class LossPanel(Vertical):
             batch_plot.set_ylimits(float(np.min(raw)) * 0.98, float(np.max(tail)) * 1.02)
             batch_plot.plot(x, raw, line_style="grey50", hires_mode=HiResMode.BRAILLE)
             batch_plot.plot(x, smooth, line_style="bright_white", hires_mode=HiResMode.BRAILLE)
+            ends = [r["step"] for r in h.epochs if r.get("epoch") == h.cursor and "step" in r]
+            if ends:  # the past epoch shown ends there
+                batch_plot.add_v_line(float(ends[0]), CURSOR_STYLE)
 
     def _draw_epochs(self) -> None:
         h = self.history
@@ -182,3 +191,5 @@ class LossPanel(Vertical):
                     epoch_plot.scatter(epochs, values, marker="●", marker_style=style)
                 else:
                     epoch_plot.plot(epochs, values, line_style=style, hires_mode=HiResMode.BRAILLE)
+            if h.cursor is not None:
+                epoch_plot.add_v_line(float(h.cursor), CURSOR_STYLE)

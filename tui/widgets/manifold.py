@@ -63,6 +63,17 @@ class ManifoldView(ImageView):
     def title_text(self) -> str:
         return "Decoded manifold of a 2-D latent space"
 
+    def full_picture(self) -> tuple[np.ndarray, str] | None:
+        """The grid drawn last with its tiles at 28 px (the screen may have them smaller)."""
+        import torch  # noqa: PLC0415
+
+        e = self.state.decoder
+        if self.history_picture is not None or e is None or self.codes is None or e.latent_dim != 2:
+            return super().full_picture()
+        n = round(self.codes.shape[0] ** 0.5)
+        tiles = torch.from_numpy(e.decode(self.codes)).reshape(n, n, 28, 28)
+        return sheet(tiles, 28), self.stem(self.state.epoch)
+
     def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
         import torch  # noqa: PLC0415
 

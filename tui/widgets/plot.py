@@ -83,6 +83,16 @@ class PlotTicks(NumericAxisFormatter):
         self.plot = plot
 
 
+def distinct(ticks: list[float]) -> list[float]:
+    """Ticks without near-repeats: on an axis a hair wide (a resumed run's first point) textual-plot
+    gave [1.0, 1.0], and its labels took log10 of their zero spacing (a crash, seen in --watch)."""
+    kept: list[float] = []
+    for tick in ticks:
+        if not kept or abs(tick - kept[-1]) > 1e-9 * max(1.0, abs(tick)):
+            kept.append(tick)
+    return kept
+
+
 class EdgeTicks(PlotTicks):
     """Nice x ticks, minus any whose centred label would run past the plot's right edge.
 
@@ -91,7 +101,7 @@ class EdgeTicks(PlotTicks):
     """
 
     def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
-        ticks = super().get_ticks(min_, max_, max_ticks)
+        ticks = distinct(super().get_ticks(min_, max_, max_ticks))
         labels = super().get_labels_for_ticks(ticks)
         width = self.plot.size.width
         kept = []
@@ -113,7 +123,7 @@ class RowTicks(PlotTicks):
     def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
         ticks: list[float] = []
         for limit in range(max_ticks, 0, -1):
-            ticks = [t for t in super().get_ticks(min_, max_, limit) if min_ <= t <= max_]
+            ticks = [t for t in distinct(super().get_ticks(min_, max_, limit)) if min_ <= t <= max_]
             rows = {self.plot.get_pixel_from_coordinate(0.0, t)[1] + (t == min_) for t in ticks}
             if len(rows) == len(ticks):
                 break

@@ -43,6 +43,7 @@ class ReconstructionView(ImageView):
         {"browse", "page_up", "page_down", "first", "last", "goto", "order", "class", "mark_a", "mark_b"}
     )
     SELECTS = "image"
+    HISTORY_KIND = "reconstructions"
 
     per_page = 1
     """Pairs the last drawing showed: what PageUp/PageDown move by."""

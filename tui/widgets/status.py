@@ -128,8 +128,11 @@ class StatusPanel(TextLines):
                 "paused": "bold yellow",
                 "finished": "bold cyan",
                 "evaluating": "bold magenta",
+                "gone": "bold red",
+                "stopping": "bold yellow",
             }.get(phase, "bold")
             head = Text.assemble(
+                ("WATCHING ", "bold blue") if s.watching is not None else "",
                 (f"{phase.upper()} ", style),
                 f"epoch {s.epoch}/{s.epochs} " if s.epochs else "epoch – ",  # – until the run is planned
             )
@@ -156,6 +159,8 @@ class StatusPanel(TextLines):
             rows.append(fixed + Text(run_dir, style="cyan"))
             if s.last_epoch:
                 rows.append(epoch_summary(s.last_epoch, width, units))
+            if s.watching:
+                rows.append(Text(s.watching, style="blue"))
             if s.message:
                 rows.append(Text(s.message, style="yellow"))
         self.set(Text("\n").join(rows))

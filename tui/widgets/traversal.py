@@ -59,6 +59,7 @@ class TraversalView(ImageView):
     """
     DRAWS = frozenset({"image", "sample", "dimension", "draw", "base"})
     KEYS = frozenset({"browse", "dimension", "toggle_base", "kl_order", *LARGE_IMAGE_KEYS})
+    HISTORY_KIND = "traversal"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -153,9 +154,10 @@ class TraversalView(ImageView):
         """Plan the layout for the view's size; whether a part's width had to change."""
         e = self.state.decoder
         assert e is not None
-        plan = plan_layout(self.size.width, self.size.height - 2, e.latent_dim)
+        past = self.state.history_epoch is not None  # (the kept picture: no labels, no large image)
+        plan = plan_layout(self.size.width, self.size.height - 2, e.latent_dim) if not past else None
         grid_width = plan.width if plan is not None else None
-        big, label = (plan.big, plan.label) if plan is not None else (0, LABEL_WIDTH)
+        big, label = (plan.big, plan.label) if plan is not None else (0, 0 if past else LABEL_WIDTH)
         offered = self.plan is not None and self.plan.big > 0
         self.plan = plan
         if offered != (big > 0) and hasattr(self.app, "sync_bindings"):
@@ -170,6 +172,15 @@ class TraversalView(ImageView):
         big_view = self.query_one(".scrub-view")
         big_view.styles.width, big_view.styles.height = 28 * max(1, big), 14 * max(1, big)
         return True
+
+    def build_now(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
+        """At a past epoch, the kept picture: its caption's second line where the columns go."""
+        image, text, scale = super().build_now(budgets)
+        if self.state.history_epoch is not None:
+            text, _, second = text.partition("\n")
+            self.query_one(".row-labels", TextLines).set("")
+            self.query_one(".columns", TextLines).set(f" {second}")  # (under the caption's padding)
+        return image, text, scale
 
     def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
         s, e, plan = self.state, self.state.decoder, self.plan
@@ -211,6 +222,8 @@ class TraversalView(ImageView):
         as whole-number scaling fits its pixels (half-block: as planned)."""
         assert self.plan is not None
         selected = dims.index(self.state.dim)
+        if self.full_size:  # `e`: real pixels, whatever the screen fits
+            return sweep_grid(tiles, 1, selected, inactive), 1, 1
         if not self.graphics.protocol:
             return sweep_grid(tiles, self.plan.factor, selected, inactive), self.plan.factor, 1
         image = sweep_grid(tiles, 1, selected, inactive)

@@ -23,6 +23,7 @@ from textual.message import Message
 
 from ..browse import SAMPLE_COUNT, BrowseState, Changes, Part
 from ..graphics import HALFBLOCK, Graphics
+from ..past_epochs import past_picture
 from .halfblock import Budget, HalfBlockView, fit_count, tile_image
 from .protocol_image import ProtocolImageView
 from .text_lines import TextLines
@@ -52,6 +53,9 @@ class ImageView(Vertical):
     """The browsing keys' actions (`browse.BROWSE_ACTIONS`) and view keys (`keymap.VIEW_KEYS`) that act here."""
     SELECTS: ClassVar[Part | None] = None
     """What ←/→ select here (None: nothing; then ←/→ are not offered)."""
+    HISTORY_KIND: ClassVar[str | None] = None
+    """The picture each epoch keeps of this view (`core.history.KINDS`), drawn at a past epoch
+    (`[`/`]`); None: none is kept, so a past epoch keeps the head's picture and says so."""
 
     def __init__(self, state: BrowseState, *, id: str | None = None, graphics: Graphics = HALFBLOCK) -> None:
         super().__init__(id=id)
@@ -60,6 +64,10 @@ class ImageView(Vertical):
         self.stale = True
         self.laid_out: Size | None = None
         """The size the view was last laid out at."""
+        self.history_picture: np.ndarray | None = None
+        """The kept picture of the past epoch shown (its real pixels, for `e`); None at the head."""
+        self.full_size = False
+        """Set while `full_picture` builds the view at real pixels (whatever fits on screen)."""
 
     def compose(self) -> ComposeResult:
         yield TextLines(classes="caption")
@@ -130,8 +138,10 @@ class ImageView(Vertical):
             caption.set(self.title_text())
             self.stale = False
             return
-        image, text, scale = self.build(view.budgets())
-        view.set_image(image, "enlarge the terminal to see this view" if image is None else "", scale)
+        image, text, scale = self.build_now(view.budgets())
+        past = self.state.history_epoch is not None and self.HISTORY_KIND is not None
+        note = "not kept for this epoch" if past else "enlarge the terminal to see this view"
+        view.set_image(image, note if image is None else "", scale)
         caption.set(text)
         self.stale = False
 
@@ -145,6 +155,45 @@ class ImageView(Vertical):
     def build(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
         """The grid image (None if nothing fits), the caption, and the scale to draw it at."""
         raise NotImplementedError
+
+    def build_now(self, budgets: list[Budget]) -> tuple[np.ndarray | None, str, int]:
+        """`build`'s, or at a past epoch (`[`/`]`) the picture the run kept of it."""
+        self.history_picture = None
+        if self.state.history_epoch is None or self.state.kept is None:
+            return self.build(budgets)
+        image, text, scale, self.history_picture = past_picture(self.state, self.HISTORY_KIND, budgets)
+        if self.HISTORY_KIND is None:  # the head's picture, captioned as such
+            image, _, scale = self.build(budgets)
+        return image, text, scale
+
+    def full_picture(self) -> tuple[np.ndarray, str] | None:
+        """What the view shows at its real pixels (28-px tiles, never the half-block 2×
+        downsampling nor a protocol's enlarging) and a file stem, for `e`; None: no picture.
+        The view is built once more with full-size budgets that lay out the same tiles
+        (`full_size_budgets`), then redrawn for the screen (build keeps the layout it drew)."""
+        if self.history_picture is not None:
+            return self.history_picture, self.stem(self.state.history_epoch)
+        if self.state.decoder is None or not self.is_on_screen:
+            return None
+        self.full_size = True
+        try:
+            image = self.build(full_size_budgets(self.picture.budgets()))[0]
+        finally:
+            self.full_size = False
+            self.update_view(force=True)
+        return None if image is None else (image, self.stem(self.state.epoch))
+
+    def stem(self, epoch: int | None) -> str:
+        """The exported file's name: the view's, and the epoch of the weights it shows."""
+        name = self.HISTORY_KIND or (self.id or "view").removeprefix("view-")
+        mid = f"-batch-{self.state.batch}" if self.state.batch and epoch == self.state.epoch else ""
+        return name if epoch is None else f"{name}-epoch-{epoch:03d}{mid}"
+
+
+def full_size_budgets(budgets: list[Budget]) -> list[Budget]:
+    """The view's budgets at real pixels: a 2×-downsampled budget becomes full-size tiles in
+    twice the pixels (the same tiles, each 28 px), a protocol's enlarged one its unscaled size."""
+    return [Budget(b.width * b.factor, b.height * b.factor, 1, 1) for b in budgets]
 
 
 def pick(
@@ -169,6 +218,7 @@ class SamplesView(ImageView):
     DRAWS = frozenset({"sample", "draw"})
     KEYS = frozenset({"browse", "new_samples", "page_up", "page_down", "first", "last"})
     SELECTS = "sample"
+    HISTORY_KIND = "samples"
 
     per_page = 1
     """Samples the last drawing showed: what PageUp/PageDown move by."""

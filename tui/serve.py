@@ -1,0 +1,187 @@
+"""`vae-tui --serve`: the app in a browser, one app process per page, for whatever the other
+flags ask (a training run, `--checkpoint`, `--watch`, `--compare`).
+
+Training outlives connections: with training flags the server fixes the run folder first, starts
+one headless trainer for it (`--train-only`, which holds the run's writer lock and prints its
+progress lines here) and gives every page the watch-and-attach app on that folder (`--watch`:
+plots, views, pause/save/stop through the run's request channel). A reload or a closed tab ends
+only that page's app; a second tab is a second watcher, never a second trainer. Ctrl-C or
+SIGTERM asks the trainer to stop as `q` does (it saves and finishes its SwanLab run), then ends
+every app's process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vae_tui.core import requests
+from vae_tui.core.errors import ConfigError
+from vae_tui.core.runlock import claim_new_run_dir, trainer
+
+from .request import Request
+from .serve_flags import Serve
+
+PROG = "vae-tui"
+STOP_WAIT = 120.0
+"""Seconds the trainer gets to save and finish its SwanLab run after a stop request."""
+START_WAIT = 180.0
+"""Seconds to wait for a trainer to take its run's lock (torch's import is most of it)."""
+
+
+def bind(serve: Serve) -> socket.socket:
+    """The listening socket, bound before anything starts: a port in use is one line, not a
+    trainer started for nothing."""
+    try:
+        infos = socket.getaddrinfo(serve.host, serve.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise ConfigError(f"--host {serve.host}: {e.strerror or e}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not SO_REUSEPORT: in use is in use
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {serve.port} on {serve.host} is in use; pick another with --port"
+            ) from None
+        raise ConfigError(f"cannot serve on {serve.host}:{serve.port}: {e.strerror or e}") from None
+    return sock
+
+
+def command(argv: list[str] | tuple[str, ...]) -> list[str]:
+    """This vae-tui, run as a module by this Python (the same install, venv or pipx)."""
+    return [sys.executable, "-m", "vae_tui.tui", *argv]
+
+
+def without_graphics(argv: tuple[str, ...]) -> list[str]:
+    """The trainer has no screen: `--graphics` (meant for the pages) would be refused there."""
+    kept: list[str] = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--graphics":
+            skip = True
+        elif not token.startswith("--graphics="):
+            kept.append(token)
+    return kept
+
+
+def plan_training(request: Request) -> tuple[Path, list[str]]:
+    """The run folder, fixed before anything starts, and the trainer's command line. A bad
+    setting is refused here, as the terminal app would (no folder claimed for it)."""
+    from vae_tui.core.run import plan_run  # noqa: PLC0415
+
+    assert request.serve is not None
+    plan = plan_run(request.overrides, request.resume)
+    argv = [*without_graphics(request.serve.argv), "--train-only"]
+    if request.resume or plan.config.run_dir:
+        return Path(request.resume or plan.config.run_dir or ""), argv
+    run_dir = claim_new_run_dir()
+    return run_dir, [*argv, "--run-dir", str(run_dir)]
+
+
+class TrainerProcess:
+    """The one trainer the server started, in a process group of its own."""
+
+    def __init__(self, run_dir: Path, argv: list[str]) -> None:
+        self.run_dir = run_dir
+        self.proc = subprocess.Popen(command(argv), stdin=subprocess.DEVNULL, start_new_session=True)
+        self.reported = False
+
+    def wait_started(self) -> int | None:
+        """None once it holds the run's lock; its exit code if it ended first (its error line
+        is already on stderr)."""
+        deadline = time.monotonic() + START_WAIT
+        while time.monotonic() < deadline:
+            if (code := self.proc.poll()) is not None:
+                return code
+            if (holder := trainer(self.run_dir)) is not None and holder.pid == self.proc.pid:
+                return None
+            time.sleep(0.1)
+        return None
+
+    def stop(self) -> None:
+        """As `q` in the trainer's own app: a stop request (it saves and finishes its SwanLab
+        run), then SIGINT and SIGKILL to its group only if it does not end in time."""
+        if self.proc.poll() is None:
+            print(f"{PROG}: stopping the trainer of {self.run_dir} (it saves first)", flush=True)
+            with contextlib.suppress(OSError):
+                requests.send(self.run_dir, "stop")
+            for sig, wait in ((None, STOP_WAIT), (signal.SIGINT, 30.0), (signal.SIGKILL, 10.0)):
+                if sig is not None:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(self.proc.pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(wait)
+                    break
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything it left in its group
+
+    def report_end(self) -> None:
+        """Said once, when training ends while the server goes on (finished, stopped, failed)."""
+        if not self.reported and (code := self.proc.poll()) is not None:
+            self.reported = True
+            how = "finished or stopped" if code == 0 else f"ended with exit code {code}"
+            print(f"{PROG}: the trainer of {self.run_dir} {how}; pages still show the run (Ctrl-C to quit)")
+
+
+def page_command(request: Request, run_dir: Path | None) -> str:
+    """What each page's app is started with: the watcher of the served run, or the user's flags."""
+    assert request.serve is not None
+    argv: list[str] = list(request.serve.argv)
+    if run_dir is not None:
+        graphics = [] if request.graphics is None else ["--graphics", request.graphics]
+        argv = ["--watch", str(run_dir), *graphics]
+    return "exec " + shlex.join(command(argv))
+
+
+def run_serve(request: Request) -> int:
+    from .web_server import WebServer  # noqa: PLC0415 - aiohttp only when serving
+
+    assert request.serve is not None
+    sock = bind(request.serve)
+    try:
+        run_dir, trainer_argv = plan_training(request) if request.trains else (None, [])
+        training = TrainerProcess(run_dir, trainer_argv) if run_dir is not None else None
+    except BaseException:
+        sock.close()
+        raise
+    if training is not None and (code := training.wait_started()) is not None:
+        sock.close()
+        return code or 1
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    what = f"training {run_dir} (process {training.proc.pid}); " if training else ""
+    print(f"{PROG}: serving http://{shown}:{port}/  ({what}Ctrl-C stops everything)", flush=True)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"{PROG}: warning: {host} is not loopback: anyone who can reach this port can steer the run")
+
+    async def stop_all() -> None:
+        if training is not None:
+            await asyncio.get_running_loop().run_in_executor(None, training.stop)
+
+    server = WebServer(page_command(request, run_dir), sock, stop_all, training and training.report_end)
+    try:
+        server.serve()
+    finally:
+        if training is not None:
+            training.stop()
+        from .web_server import end_groups  # noqa: PLC0415
+
+        end_groups(set(server.groups))
+    print(f"{PROG}: stopped serving", flush=True)
+    return 0
