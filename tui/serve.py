@@ -29,7 +29,7 @@ from vae_tui.core.errors import ConfigError
 from vae_tui.core.runlock import claim_new_run_dir, trainer
 
 from .request import Request
-from .serve_flags import Serve
+from .serve_flags import Serve, is_loopback
 
 PROG = "vae-tui"
 STOP_WAIT = 120.0
@@ -91,7 +91,7 @@ def plan_training(request: Request) -> tuple[Path, list[str]]:
     if request.resume or plan.config.run_dir:
         return Path(request.resume or plan.config.run_dir or ""), argv
     run_dir = claim_new_run_dir()
-    return run_dir, [*argv, "--run-dir", str(run_dir)]
+    return run_dir, [*argv, f"--run-dir={run_dir}"]
 
 
 class TrainerProcess:
@@ -103,8 +103,8 @@ class TrainerProcess:
         self.reported = False
 
     def wait_started(self) -> int | None:
-        """None once it holds the run's lock; its exit code if it ended first (its error line
-        is already on stderr)."""
+        """None once it holds the run's lock (or after `START_WAIT`: the pages then say they
+        wait); its exit code if it ended first (its error line is already on stderr)."""
         deadline = time.monotonic() + START_WAIT
         while time.monotonic() < deadline:
             if (code := self.proc.poll()) is not None:
@@ -119,9 +119,13 @@ class TrainerProcess:
         run), then SIGINT and SIGKILL to its group only if it does not end in time."""
         if self.proc.poll() is None:
             print(f"{PROG}: stopping the trainer of {self.run_dir} (it saves first)", flush=True)
-            with contextlib.suppress(OSError):
-                requests.send(self.run_dir, "stop")
-            for sig, wait in ((None, STOP_WAIT), (signal.SIGINT, 30.0), (signal.SIGKILL, 10.0)):
+            started = (holder := trainer(self.run_dir)) is not None and holder.pid == self.proc.pid
+            steps: list[tuple[signal.Signals | None, float]] = [(signal.SIGINT, 30.0), (signal.SIGKILL, 10.0)]
+            if started:  # (a request sent before it started would expire unread: SIGINT then)
+                with contextlib.suppress(OSError):
+                    requests.send(self.run_dir, "stop")
+                steps.insert(0, (None, STOP_WAIT))
+            for sig, wait in steps:
                 if sig is not None:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(self.proc.pid, sig)
@@ -136,7 +140,10 @@ class TrainerProcess:
         if not self.reported and (code := self.proc.poll()) is not None:
             self.reported = True
             how = "finished or stopped" if code == 0 else f"ended with exit code {code}"
-            print(f"{PROG}: the trainer of {self.run_dir} {how}; pages still show the run (Ctrl-C to quit)")
+            print(
+                f"{PROG}: the trainer of {self.run_dir} {how}; pages still show the run (Ctrl-C to quit)",
+                flush=True,
+            )
 
 
 def page_command(request: Request, run_dir: Path | None) -> str:
@@ -145,43 +152,63 @@ def page_command(request: Request, run_dir: Path | None) -> str:
     argv: list[str] = list(request.serve.argv)
     if run_dir is not None:
         graphics = [] if request.graphics is None else ["--graphics", request.graphics]
-        argv = ["--watch", str(run_dir), *graphics]
+        argv = [f"--watch={run_dir}", *graphics]  # (=: a folder named like a flag stays a value)
     return "exec " + shlex.join(command(argv))
 
 
 def run_serve(request: Request) -> int:
-    from .web_server import WebServer  # noqa: PLC0415 - aiohttp only when serving
+    from .web_server import WebServer, end_groups  # noqa: PLC0415 - aiohttp only when serving
 
     assert request.serve is not None
+    refuse_missing_model(request)
     sock = bind(request.serve)
+    training: TrainerProcess | None = None
+    server: WebServer | None = None
+    previous = signal.signal(signal.SIGTERM, interrupt)  # until the server's own handlers are in
     try:
         run_dir, trainer_argv = plan_training(request) if request.trains else (None, [])
-        training = TrainerProcess(run_dir, trainer_argv) if run_dir is not None else None
-    except BaseException:
+        if run_dir is not None:
+            training = TrainerProcess(run_dir, trainer_argv)
+            if (code := training.wait_started()) is not None:
+                return code
+        announce(sock, run_dir, training)
+
+        async def stop_all() -> None:
+            if training is not None:
+                await asyncio.get_running_loop().run_in_executor(None, training.stop)
+
+        server = WebServer(page_command(request, run_dir), sock, stop_all, training and training.report_end)
+        server.serve()
+    finally:  # also after Ctrl-C or SIGTERM while the trainer starts: it must not train on alone
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
-        raise
-    if training is not None and (code := training.wait_started()) is not None:
-        sock.close()
-        return code or 1
+        if training is not None:
+            training.stop()
+        if server is not None:
+            end_groups(set(server.groups))
+    print(f"{PROG}: stopped serving", flush=True)
+    return 0
+
+
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def refuse_missing_model(request: Request) -> None:
+    """A model file that is not there would fail on every page: said once, here, instead."""
+    if request.checkpoint and not Path(request.checkpoint).exists():
+        raise ConfigError(f"--checkpoint {request.checkpoint}: no such file or folder")
+
+
+def announce(sock: socket.socket, run_dir: Path | None, training: TrainerProcess | None) -> None:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     what = f"training {run_dir} (process {training.proc.pid}); " if training else ""
     print(f"{PROG}: serving http://{shown}:{port}/  ({what}Ctrl-C stops everything)", flush=True)
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        print(f"{PROG}: warning: {host} is not loopback: anyone who can reach this port can steer the run")
-
-    async def stop_all() -> None:
-        if training is not None:
-            await asyncio.get_running_loop().run_in_executor(None, training.stop)
-
-    server = WebServer(page_command(request, run_dir), sock, stop_all, training and training.report_end)
-    try:
-        server.serve()
-    finally:
-        if training is not None:
-            training.stop()
-        from .web_server import end_groups  # noqa: PLC0415
-
-        end_groups(set(server.groups))
-    print(f"{PROG}: stopped serving", flush=True)
-    return 0
+    if not is_loopback(host):
+        print(
+            f"{PROG}: warning: {host} is not loopback: anyone who can reach this port can watch, "
+            "pause and stop the run",
+            file=sys.stderr,
+            flush=True,
+        )

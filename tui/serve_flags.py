@@ -9,6 +9,7 @@ show (sixel, kitty) are refused.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,14 @@ class Serve:
     """0: any free port (the URL printed says which)."""
     argv: tuple[str, ...] = ()
     """The user's flags without --serve/--host/--port: what each browser's app is started with."""
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8 or ::1 (a name, even "localhost", is not trusted to be: it resolves)."""
+    try:
+        return ipaddress.ip_address(host.split("%", maxsplit=1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def port_arg(text: str) -> int:

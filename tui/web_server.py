@@ -21,11 +21,14 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.app_service import AppService
-from textual_serve.server import Server
+from textual_serve.server import Server, to_int
+
+from .serve_flags import is_loopback
 
 log = logging.getLogger("vae-tui.serve")
 
@@ -64,6 +67,8 @@ class GroupedAppService(AppService):
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(pgid, signal.SIGKILL)
                 self.groups.discard(pgid)
+            with contextlib.suppress(Exception):  # an app that crashed: the page says "session ended"
+                await self.remote_close()
 
 
 def end_groups(groups: set[int], grace: float = 3.0) -> None:
@@ -107,6 +112,7 @@ class WebServer(Server):
         self.groups: set[int] = set()
         self.shutdown_hook = on_shutdown
         self.every_second = every_second
+        self.loopback = is_loopback(host)
         self.ticker: asyncio.Task[None] | None = None
         self.exiting = False
 
@@ -138,7 +144,7 @@ class WebServer(Server):
     @aiohttp_jinja2.template("app_index.html")
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
         """textual-serve's page, with the websocket at the address this request came to."""
-        font_size = min(max(int(request.query.get("fontsize", "16") or 16), 6), 48)
+        font_size = min(max(to_int(request.query.get("fontsize", "16"), 16), 6), 48)
         base = f"{request.scheme}://{request.host}"
         ws = ("wss:" if request.scheme == "https" else "ws:") + base.split(":", 1)[1]
         static = request.app.router["static"].url_for(filename="/")
@@ -149,11 +155,28 @@ class WebServer(Server):
             "application": {"name": self.title},
         }
 
+    def foreign(self, request: web.Request) -> str:
+        """Why a websocket request must not get an app ('' if it may). Browsers let any page open
+        a websocket anywhere: without this, a site you visit could reach 127.0.0.1:8000 and
+        stop your run. So the page must be our own (Origin = the address asked for), and on
+        loopback the address must be a loopback name (no DNS rebinding)."""
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            return f"a page from {origin} is not this server's"
+        if self.loopback:
+            name = urlsplit(f"//{request.host}").hostname or ""
+            if name != "localhost" and not is_loopback(name):
+                return f"{request.host} is not a loopback address"
+        return ""
+
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """textual-serve's handler, with the app started in a process group of its own."""
+        if problem := self.foreign(request):
+            log.warning("refused a connection: %s", problem)
+            raise web.HTTPForbidden(text=problem)
         websocket = web.WebSocketResponse(heartbeat=15)
-        width = int(request.query.get("width", "80") or 80)
-        height = int(request.query.get("height", "24") or 24)
+        width = min(max(to_int(request.query.get("width", "80"), 80), 10), 1000)
+        height = min(max(to_int(request.query.get("height", "24"), 24), 5), 500)
         app_service: AppService | None = None
         try:
             await websocket.prepare(request)

@@ -8,6 +8,7 @@ generous timeouts: chromium, the server, the trainer and each page's app share 2
 
 from __future__ import annotations
 
+import http.client
 import signal
 import socket
 import subprocess
@@ -67,7 +68,7 @@ def trainers(run: Path) -> list[tuple[int, int, str]]:
 
 
 def watchers(run: Path) -> list[tuple[int, int, str]]:
-    return mentioning(f"--watch {run}")
+    return mentioning(f"--watch={run}")
 
 
 def step(run: Path) -> int:
@@ -195,6 +196,46 @@ def test_compare_is_served(tmp_path: Path, context: Any) -> None:
     finally:
         served.end()
     assert served.proc.returncode == 0
+
+
+def test_only_this_servers_own_pages_get_an_app(tmp_path: Path) -> None:
+    """Another site's page (Origin), or a name that is not loopback (DNS rebinding), is refused
+    before any app starts: otherwise any website could open 127.0.0.1:PORT and stop the run."""
+    served = Served(tmp_path / "server.log", "--compare", str(OLD_RUN), str(OLD_RUN.parent / "run-warmup14"))
+    port = int(served.url.rsplit(":", 1)[1].strip("/"))
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
+    try:
+        for headers, expected in (
+            ({"Origin": "http://evil.example"}, 403),
+            ({"Host": f"evil.example:{port}"}, 403),
+            ({"Origin": f"http://127.0.0.1:{port}"}, 101),  # the page itself
+        ):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/ws", headers={**upgrade, **headers})
+            assert connection.getresponse().status == expected, headers
+            connection.close()
+    finally:
+        served.end()
+    assert served.proc.returncode == 0
+
+
+def test_sigterm_while_the_trainer_starts_leaves_no_trainer_behind(tmp_path: Path, mnist_dir: Path) -> None:
+    """Before the server serves (its trainer still importing torch), SIGTERM must still end
+    the trainer: it runs in a session of its own, so no signal reaches it but the server's."""
+    run = tmp_path / "run"
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [str(VAE_TUI), "--serve", "--port", "0", "--run-dir", str(run), *TINY],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    wait_until(lambda: trainers(run), 60, "the trainer starts")
+    server.terminate()
+    assert server.wait(120) == 130
+    output = (tmp_path / "server.log").read_text()
+    assert "stopping the trainer" in output and "vae-tui: interrupted" in output, output
+    assert "serving http" not in output
+    assert not mentioning(str(run)), mentioning(str(run))
 
 
 def test_a_port_in_use_is_refused_in_one_line(tmp_path: Path) -> None:

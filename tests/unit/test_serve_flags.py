@@ -4,6 +4,7 @@ has a screen. The server itself, in a real browser: tests/browser/test_serve.py.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -60,9 +61,11 @@ def test_a_training_server_fixes_the_run_folder_and_gives_every_page_a_watcher(
     request = parse_request(["--serve", "--port", "0", "--epochs", "3", "--graphics", "auto"])
     run_dir, trainer_argv = serve.plan_training(request)
     assert run_dir.parent == Path("runs") and run_dir.is_dir()  # claimed once, here
-    assert trainer_argv == ["--epochs", "3", "--train-only", "--run-dir", str(run_dir)]  # no --graphics
+    assert trainer_argv == ["--epochs", "3", "--train-only", f"--run-dir={run_dir}"]  # no --graphics
     page = serve.page_command(request, run_dir)
-    assert page.endswith(f"-m vae_tui.tui --watch {run_dir} --graphics auto")
+    assert page.endswith(f"-m vae_tui.tui --watch={run_dir} --graphics auto")
+    odd = serve.page_command(request, Path("--serve"))  # a folder named like a flag stays a value
+    assert parse_request(shlex.split(odd)[4:]).watch == "--serve"
     named = parse_request(["--serve", "--run-dir", str(tmp_path / "mine"), "--epochs", "2"])
     assert serve.plan_training(named) == (
         tmp_path / "mine",
