@@ -25,12 +25,19 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
+from textual_serve import download_manager
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from .serve_flags import is_loopback
 
 log = logging.getLogger("vae-tui.serve")
+
+DOWNLOAD_CHUNK_WAIT = 60.0
+"""Seconds a page's app may take to hand over the next chunk of a download (`e`): textual-serve
+gives up after 4, which an app busy drawing beside a trainer on 2 cores overran (the browser then
+saw the download cancelled)."""
+download_manager.DOWNLOAD_TIMEOUT = DOWNLOAD_CHUNK_WAIT  # type: ignore[attr-defined]  # read per chunk
 
 
 class GroupedAppService(AppService):
