@@ -12,9 +12,12 @@ import ast
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
+import urllib.request
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
@@ -184,3 +187,24 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(wheel: Path, tmp_path:
     drawn = run_in_terminal([vae_tui, "--checkpoint", str(checkpoint.relative_to(work))], work, env,
                             keys=b"q", until="Reconstructions")  # fmt: skip
     assert "Browsing" in drawn
+
+    # --serve from the installed tool: textual-serve's page and its static files come from the
+    # venv, and Ctrl-C ends it cleanly. (A real browser on it: tests/browser/test_serve.py.)
+    log = tmp_path / "serve.log"
+    server = subprocess.Popen([vae_tui, "--serve", "--port", "0", "--checkpoint", str(checkpoint)],
+                              cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log.open("wb"),
+                              stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (found := re.search(r"serving (http://\S+/)", log.read_text())):
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        url = found.group(1)
+        page = urllib.request.urlopen(url, timeout=60).read().decode()
+        assert f"ws://{url.removeprefix('http://')}ws" in page and "js/textual.js" in page
+        script = urllib.request.urlopen(f"{url}static/js/textual.js", timeout=60).read()
+        assert len(script) > 100_000  # xterm.js and textual-serve's client
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(60) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
