@@ -144,8 +144,9 @@ def last_views(
     views = {"reconstructions": recon, "samples": samples, "traversal": traversal_grid(loaded.model, images)}
     if loaded.epoch is None:
         return views, f"the weights in {model_path}"
-    partial = f" and {loaded.batch} batches" if loaded.batch else ""
-    return views, f"the weights of epoch {loaded.epoch}{partial} ({model_path})"
+    if loaded.batch:  # worded as the trainer and the app word a mid-epoch position (tui/wording.py)
+        return views, f"the weights at epoch {loaded.epoch + 1}, batch {loaded.batch} ({model_path})"
+    return views, f"the weights of epoch {loaded.epoch} ({model_path})"
 
 
 def export_views(model: Path, out: Path, done: Exported, dataset: str | None = None,

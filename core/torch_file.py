@@ -35,6 +35,9 @@ def load_weights_only(path: Path) -> Any:
     if (size := path.stat().st_size) == 0:
         raise CheckpointError(f"checkpoint {path} is empty")
     check_file(path, size)  # torch.load reads it all into memory
+    with path.open("rb") as f:  # torch.save writes a zip (or, before 1.6, a pickle): else not one
+        if not f.read(2).startswith((b"PK", b"\x80")):
+            raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch weights file (not a zip)")
     try:
         with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
             warnings.simplefilter("ignore")

@@ -10,10 +10,12 @@ terminals show all three parts at once; narrower ones one at a time (Tab the nex
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.driver import Driver
+from textual.geometry import Size
 from textual.widgets import Footer
 
 from vae_tui.core.compare import CompareError, RunSummary, last_epoch, planned_epochs, read_runs
@@ -62,6 +64,8 @@ class CompareApp(App[int]):
         self.part = 0
         """The part shown when only one fits (`PARTS`)."""
         self.problem = ""
+        self.window: Size | None = None
+        """The latest Resize's size: what the layout is for."""
 
     def compose(self) -> ComposeResult:
         yield TextLines(id="caption")
@@ -81,12 +85,14 @@ class CompareApp(App[int]):
         if self.graphics.notice:
             self.notify(self.graphics.notice, title="Graphics", severity="warning", timeout=10)
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        self.window = event.size  # (the app's own size is still the old one while this runs)
         self.apply_size()
 
     @property
     def narrow(self) -> bool:
-        return self.size.width < WIDE[0] or self.size.height < WIDE[1]
+        size = self.window or self.size
+        return size.width < WIDE[0] or size.height < WIDE[1]
 
     def apply_size(self) -> None:
         screen = self.screen

@@ -100,7 +100,8 @@ def check_run_modes(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--graphics only applies to the app (not --export)")
     allowed = set() if args.compare else BROWSE_FIELDS
     if unused := [flag(f) for f in sorted(TRAIN_FIELDS - allowed) if hasattr(args, f)]:
-        reads = f" (only {', '.join(flag(f) for f in sorted(allowed))} apply)" if allowed else ""
+        applies = [flag(f) for f in sorted(allowed)] + ([] if args.export else ["--graphics"])
+        reads = f" (only {', '.join(applies)} {'applies' if len(applies) == 1 else 'apply'})"
         parser.error(
             f"{' '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply with {mode}: "
             f"it reads what the run wrote{reads}"

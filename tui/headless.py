@@ -90,6 +90,7 @@ class HeadlessPrinter:
         self.tracker = tracker
         """Asked where the SwanLab log is, once it has started (on its own thread)."""
         self.swanlab_said = False
+        self.run_dir = ""
         self.resumed_in: str | None = None
         """The run folder of a resumed run: its earlier sessions' time is in its metrics.jsonl."""
         self.session_seconds = 0.0
@@ -126,6 +127,7 @@ class HeadlessPrinter:
         elif event.start_step:
             resumed = f", resuming after epoch {event.start_epoch}"
         self.resumed_in = event.run_dir if event.start_step else None
+        self.run_dir = event.run_dir
         self.carried = event.start_seconds
         self.say(
             f"Training on {c['dataset']} ({event.train_size} train / {event.test_size} test images) "
@@ -187,6 +189,8 @@ class HeadlessPrinter:
                 f"{line}{event.seconds:.1f} s; training time {seconds:.1f} s over the run's "
                 f"{counted(epochs, complete + 'epoch')}, {self.session_seconds:.1f} s of it in this session."
             )
+        if event.status != "completed" and self.run_dir:  # as the app's closing line says it
+            self.say(f"Continue with: vae-tui --resume {self.run_dir}")
         self.say_swanlab()
 
     HANDLERS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {

@@ -134,8 +134,7 @@ class RunDisplay(App[int]):
         self.sync_bindings()
 
     def sync_bindings(self) -> None:
-        """Have the Footer re-ask `check_action` when something it depends on has changed (not
-        at every status tick: the Footer rebuilds itself each time it is asked)."""
+        """The Footer re-asks `check_action` only on a change (it rebuilds itself when asked)."""
         with contextlib.suppress(NoMatches):
             key = (self.training_keys_act, self.control.paused, self.main.browse_keys_offered())
             if key != self._bindings_key:
@@ -168,7 +167,8 @@ class RunDisplay(App[int]):
         e = message.event
         self.config = e.config
         self.test_images, self.test_labels = e.test_images, e.test_labels
-        self.status.run_started(e, kl_weight(e.start_epoch, TrainConfig.from_dict(e.config)))
+        last = min(e.start_epoch, e.config["epochs"] - 1)  # a finished run: its last epoch's β
+        self.status.run_started(e, kl_weight(last, TrainConfig.from_dict(e.config)))
         self.state.seed, self.state.sample_seed = e.config.get("seed", 0), 0
         self.state.classes = class_names(e.config.get("dataset", "mnist"))
         self.state.training = e.start_epoch < self.status.epochs

@@ -138,6 +138,8 @@ class RunStatus:
         self.epochs, self.batches, self.phase = e.config["epochs"], e.batches_per_epoch, "training"
         self.epoch = min(e.start_epoch + 1, self.epochs)
         self.batch, self.step, self.beta = e.start_batch, e.start_step, beta
+        if e.start_epoch >= self.epochs:  # nothing left (a finished run, watched): it stands at its end
+            self.batch = self.batches
         self.remaining_batches = (self.epochs - e.start_epoch) * e.batches_per_epoch - e.start_batch
         self.batch_size = e.config.get("batch_size", 128)
 

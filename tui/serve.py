@@ -160,7 +160,7 @@ def run_serve(request: Request) -> int:
     from .web_server import WebServer, end_groups  # noqa: PLC0415 - aiohttp only when serving
 
     assert request.serve is not None
-    refuse_missing_model(request)
+    refuse_what_every_page_would(request)
     sock = bind(request.serve)
     training: TrainerProcess | None = None
     server: WebServer | None = None
@@ -194,10 +194,13 @@ def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def refuse_missing_model(request: Request) -> None:
-    """A model file that is not there would fail on every page: said once, here, instead."""
+def refuse_what_every_page_would(request: Request) -> None:
+    """A model that is not there, or a file given to --watch, would fail on every page (which
+    then only says "Session ended"): said once, here, as the terminal app says it."""
     if request.checkpoint and not Path(request.checkpoint).exists():
         raise ConfigError(f"--checkpoint {request.checkpoint}: no such file or folder")
+    if request.watch and Path(request.watch).exists() and not Path(request.watch).is_dir():
+        raise ConfigError(f"--watch {request.watch} is a file, not a run folder")
 
 
 def announce(sock: socket.socket, run_dir: Path | None, training: TrainerProcess | None) -> None:

@@ -70,8 +70,11 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 def check_serve_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What cannot be served: refused before anything starts, in one line."""
     if not args.serve:
-        if args.host is not None or args.port is not None:
-            parser.error("--host and --port only apply with --serve")
+        given = [f for f, v in (("--host", args.host), ("--port", args.port)) if v is not None]
+        if given:
+            parser.error(
+                f"{' and '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with --serve"
+            )
         return
     for name, on in (("--train-only", args.train_only), ("--eval", args.eval), ("--export", args.export)):
         if on:

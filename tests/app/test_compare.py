@@ -177,6 +177,19 @@ async def test_narrow_shows_one_part_at_a_time(runs: tuple[Path, Path]) -> None:
         assert all(p.stored is not None for p in app.query(SamplesPanel))
 
 
+async def test_a_resize_lays_out_for_the_new_size(runs: tuple[Path, Path]) -> None:
+    """Wide → narrow → wide: each layout is the new size's (it once followed the size before)."""
+    app = app_for(*runs)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.2)
+        assert not app.screen.has_class("narrow")
+        for size, narrow in (((80, 24), True), ((160, 45), False), ((80, 24), True)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.3)
+            assert app.screen.has_class("narrow") is narrow, size
+            assert ("[curves]" in text_of(app.query_one("#caption"))) is narrow, size
+
+
 async def test_a_run_still_training_moves_on(runs: tuple[Path, Path], tmp_path: Path) -> None:
     """The folders are read again while the view is open: a run resumed for a fourth epoch
     shows it once its trainer writes it, and the view at the latest epoch follows."""

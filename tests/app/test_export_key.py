@@ -115,6 +115,7 @@ async def test_e_at_a_past_epoch_writes_the_picture_that_epoch_kept(old_run: Pat
         await wait_for(pilot, lambda: app.state.decoder is not None)
         await pilot.press("3", "left_square_bracket")
         await wait_for(pilot, lambda: app.query_one(SamplesView).history_picture is not None)
+        app.state.batch = 1076  # weights from mid-epoch (a paused run's): the kept picture is not theirs
         await pilot.press("e")
         await pilot.pause(0.1)
         picture = exported(old_run / "export" / f"samples-epoch-{app.state.history_epoch:03d}.png")

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from vae_tui.core import requests as rq
 from vae_tui.core.atomic import write_json_atomic
 from vae_tui.core.config import TrainConfig
-from vae_tui.core.metrics import read_history
+from vae_tui.core.metrics import read_history, training_time
 from vae_tui.tui.app import WatchApp
 from vae_tui.tui.shutdown import closing_line
 from vae_tui.tui.widgets.status import StatusPanel
@@ -29,6 +31,10 @@ async def test_a_finished_old_run_shows_its_whole_history_and_says_finished(old_
         history = read_history(old_run)
         assert list(app.history.steps) == history.steps and len(app.history.epochs) == 3
         assert app.status.final is not None  # the final evaluation's numbers
+        # It stands at its end: all batches of its last epoch, that epoch's β, its training time.
+        assert (app.status.epoch, app.status.batch) == (3, app.status.batches) and app.status.batches > 0
+        assert app.status.beta == pytest.approx(2 / 3)
+        assert app.status.trained() == pytest.approx(training_time(old_run)[1]) and app.status.trained() > 0
         await pilot.press("space", "s")  # nothing to steer: said, and nothing written
         await pilot.press("q")
     assert app.return_code == 0

@@ -68,6 +68,7 @@ def test_sigint_and_sigterm_mid_training_stop_save_and_finish_swanlab(tmp_path: 
             f"vae-tui: {sig.name}: stopping at the next batch and saving a checkpoint (again to quit now)"
         ]
         assert "Checkpoint saved (stop) at epoch" in out and "Stopped after" in out
+        assert f"Continue with: vae-tui --resume {run_dir}\n" in out  # how to go on, said
         data = saved[sig] = assert_resumable_checkpoint(run_dir)
         assert 1 <= data["epoch"] < 50
         assert [r["epoch"] for r in epoch_rows(run_dir)] == list(range(1, data["epoch"] + 1))

@@ -82,7 +82,12 @@ def test_bad_flags_get_one_line_and_exit_2(args: list[str], expected: str) -> No
         (["--watch", "r", "--compare", "a", "b"], "--watch and --compare cannot be combined"),
         (["--compare", "a"], "--compare takes 2 to 4 run folders (got 1)"),
         (["--compare", "a", "b", "c", "d", "e"], "--compare takes 2 to 4 run folders (got 5)"),
-        (["--compare", "a", "b", "--dataset", "mnist"], "--dataset does not apply with --compare"),
+        (
+            ["--compare", "a", "b", "--dataset", "mnist"],
+            "--dataset does not apply with --compare: it reads what the run wrote (only --graphics applies)",
+        ),
+        (["--watch", "r", "--seed", "1"], "(only --data-dir, --dataset, --test-limit, --graphics apply)"),
+        (["--export", "r", "--seed", "1"], "(only --data-dir, --dataset, --test-limit apply)"),
         (["--export", "r", "--train-only"], "--export cannot be combined with --train-only"),
         (["--export", "r", "--graphics", "sixel"], "--graphics only applies to the app (not --export)"),
         (["--export", "r", "--checkpoint", "m.pt"], "--export cannot be combined with --checkpoint"),

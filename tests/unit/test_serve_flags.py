@@ -26,8 +26,9 @@ WEB = "textual.drivers.web_driver:WebDriver"
         (["--serve", "--export", "runs/x"], "--export has no screen"),
         (["--serve", "--graphics", "sixel"], "--graphics sixel does not apply with --serve"),
         (["--serve", "--graphics", "kitty"], "--graphics kitty does not apply with --serve"),
-        (["--host", "0.0.0.0"], "--host and --port only apply with --serve"),
-        (["--port", "9000", "--epochs", "2"], "--host and --port only apply with --serve"),
+        (["--host", "0.0.0.0"], "--host only applies with --serve"),
+        (["--port", "9000", "--epochs", "2"], "--port only applies with --serve"),
+        (["--host", "::1", "--port", "1"], "--host and --port only apply with --serve"),
         (["--serve", "--port", "65536"], "a port is 0 to 65535"),
         (["--serve", "--port", "http"], "'http' is not a port number"),
         (["--ser"], "unrecognized arguments: --ser"),  # no abbreviations: --ser is not --serve
@@ -94,3 +95,21 @@ def test_the_web_driver_counts_as_a_screen(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("TEXTUAL_DRIVER", WEB)
     assert in_browser() and has_terminal()
     assert terminal_driver() is None  # Textual then takes the driver the environment names
+
+
+def test_what_would_fail_on_every_page_is_refused_before_serving(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vae_tui.tui.cli import main
+
+    (tmp_path / "notes.txt").write_text("not a run")
+    assert main(["--serve", "--port", "0", "--watch", str(tmp_path / "notes.txt")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"vae-tui: error: --watch {tmp_path / 'notes.txt'} is a file, not a run folder\n"
+    )
+    assert main(["--serve", "--port", "0", "--checkpoint", str(tmp_path / "gone.pt")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"vae-tui: error: --checkpoint {tmp_path / 'gone.pt'}: no such file or folder\n"
+    )

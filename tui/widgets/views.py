@@ -172,7 +172,7 @@ class ImageView(Vertical):
         The view is built once more with full-size budgets that lay out the same tiles
         (`full_size_budgets`), then redrawn for the screen (build keeps the layout it drew)."""
         if self.history_picture is not None:
-            return self.history_picture, self.stem(self.state.history_epoch)
+            return self.history_picture, self.stem(self.state.history_epoch, kept=True)
         if self.state.decoder is None or not self.is_on_screen:
             return None
         self.full_size = True
@@ -183,10 +183,11 @@ class ImageView(Vertical):
             self.update_view(force=True)
         return None if image is None else (image, self.stem(self.state.epoch))
 
-    def stem(self, epoch: int | None) -> str:
-        """The exported file's name: the view's, and the epoch of the weights it shows."""
+    def stem(self, epoch: int | None, kept: bool = False) -> str:
+        """The exported file's name: the view's, and the epoch of the weights it shows (with the
+        batch, for weights saved mid-epoch; an epoch's kept picture is that epoch's end)."""
         name = self.HISTORY_KIND or (self.id or "view").removeprefix("view-")
-        mid = f"-batch-{self.state.batch}" if self.state.batch and epoch == self.state.epoch else ""
+        mid = f"-batch-{self.state.batch}" if self.state.batch and not kept else ""
         return name if epoch is None else f"{name}-epoch-{epoch:03d}{mid}"
 
 
