@@ -90,7 +90,10 @@ class ImageView(Vertical):
         return self.SELECTS
 
     def takes(self, action: str) -> bool:
-        """Whether a browsing key acts on this view as it is now."""
+        """Whether a browsing key acts on this view as it is now. At a past epoch a view that
+        shows the epoch's kept picture takes none: they act on the model's, not on that one."""
+        if self.HISTORY_KIND and self.state.history_epoch is not None:
+            return False
         return action in self.KEYS and (action != "browse" or self.selects() is not None)
 
     def act(self, name: str) -> Changes:
