@@ -66,10 +66,6 @@ class RunSummary:
         planned = self.config.get("epochs")
         return planned if isinstance(planned, int) else None
 
-    def row(self, epoch: int) -> dict[str, Any] | None:
-        """The epoch row of `epoch`, if logged."""
-        return next((r for r in self.epochs if r.get("epoch") == epoch), None)
-
     def series(self, key: str) -> tuple[list[float], list[float]]:
         """(epochs, values) of one per-epoch number, leaving out rows that lack it."""
         points = [(float(r["epoch"]), float(r[key])) for r in self.epochs if _number(r.get(key))]

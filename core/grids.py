@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,17 +78,13 @@ def preview_grids(
     return pairs_grid(to_uint8(images), to_uint8(recon)), make_grid(to_uint8(samples), 8)
 
 
-def traversal_codes(
-    mu: torch.Tensor, steps: int = TRAVERSAL_STEPS, rows: range | None = None
-) -> torch.Tensor:
-    """(R·steps, D): row d of the traversal (each d in `rows`, default all D) sets z_d = μ_d + each
-    offset in linspace(−TRAVERSAL_RANGE, TRAVERSAL_RANGE, steps), the other dimensions at μ."""
-    offsets = torch.linspace(-TRAVERSAL_RANGE, TRAVERSAL_RANGE, steps, dtype=mu.dtype, device=mu.device)
-    rows = range(mu.shape[0]) if rows is None else rows
-    z = mu.repeat(len(rows), steps, 1)
-    for i, d in enumerate(rows):
-        z[i, :, d] = mu[d] + offsets
-    return z.reshape(len(rows) * steps, mu.shape[0])
+def sweep_codes(base: torch.Tensor, dims: Sequence[int], offsets: torch.Tensor) -> torch.Tensor:
+    """(len(dims)·len(offsets), D): row i sets z[dims[i]] to base[dims[i]] + each offset, the
+    other dimensions at base (the kept traversal's codes, and the app's: core/tiles.py)."""
+    z = base.repeat(len(dims), offsets.shape[0], 1)
+    for row, d in enumerate(dims):
+        z[row, :, d] = base[d] + offsets
+    return z.reshape(-1, base.shape[0])
 
 
 @torch.inference_mode()
@@ -97,8 +94,11 @@ def traversal_grid(model: torch.nn.Module, image: torch.Tensor) -> np.ndarray:
     grid. One decode of D·7 codes, so it is cheap to keep every epoch; the app's traversal view
     (rows by KL, any base) is the interactive one."""
     mu = model.encode(image[:1])[0][0]  # type: ignore[operator]
+    offsets = torch.linspace(
+        -TRAVERSAL_RANGE, TRAVERSAL_RANGE, TRAVERSAL_STEPS, dtype=mu.dtype, device=mu.device
+    )
     tiles = [  # a chunk of rows at a time: all D·7 codes at once are D²·7 floats (112 MB at D = 2000)
-        to_uint8(model.decode(traversal_codes(mu, rows=range(start, min(start + TRAVERSAL_CHUNK, len(mu))))))  # type: ignore[operator]
+        to_uint8(model.decode(sweep_codes(mu, range(start, min(start + TRAVERSAL_CHUNK, len(mu))), offsets)))  # type: ignore[operator]
         for start in range(0, len(mu), TRAVERSAL_CHUNK)
     ]
     return make_grid(np.concatenate(tiles), TRAVERSAL_STEPS)

@@ -99,7 +99,7 @@ class RemoteControl:
     """`TrainControl`'s face for a watcher: the same calls, sent to another process's trainer as
     requests. `paused` is what the trainer has acknowledged, not what was asked; `request_stop`
     ends only the watcher's own polling (the app calls it whenever it closes), while stopping
-    the trainer is the explicit `stop_trainer`."""
+    the trainer is an explicit `send("stop")`."""
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.run_dir = Path(run_dir)
@@ -124,9 +124,6 @@ class RemoteControl:
 
     def request_checkpoint(self) -> None:
         self.send("save")
-
-    def stop_trainer(self) -> None:
-        self.send("stop")
 
     def request_stop(self) -> None:
         """The watcher is leaving: stop following (never the trainer)."""
@@ -167,8 +164,3 @@ class RemoteControl:
                     self._sent.pop(request_id, None)
                 self._seen.pop(request_id, None)
         return news
-
-    def waiting(self) -> list[str]:
-        """Verbs sent and not yet finally answered."""
-        with self._lock:
-            return list(self._sent.values())

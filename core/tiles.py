@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .evaluate import CHUNK_IMAGES, decode_logits_into, softplus_sum_, usage_of_codes
-from .grids import TRAVERSAL_RANGE, to_uint8
+from .grids import TRAVERSAL_RANGE, sweep_codes, to_uint8
 from .latent_space import Projection, fit_projection, image_order, lerp, slerp
 from .loss import bce_per_image, kl_divergence
 from .model import VAE
@@ -98,11 +98,8 @@ class TileDecoder:
         if isinstance(offsets, int):
             offsets = torch.linspace(-TRAVERSAL_RANGE, TRAVERSAL_RANGE, offsets)
         offsets = torch.as_tensor(offsets, dtype=base.dtype)
-        steps = offsets.shape[0]
-        z = base.repeat(len(dims), steps, 1)
-        for row, d in enumerate(dims):
-            z[row, :, d] = base[d] + offsets
-        return self.decode(z.reshape(-1, self.latent_dim)).reshape(len(dims), steps, 28, 28)
+        z = sweep_codes(base, dims, offsets)
+        return self.decode(z).reshape(len(dims), offsets.shape[0], 28, 28)
 
     @torch.inference_mode()
     def interpolation(

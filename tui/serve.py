@@ -29,7 +29,7 @@ from vae_tui.core.errors import ConfigError
 from vae_tui.core.runlock import claim_new_run_dir, trainer
 
 from .request import Request
-from .serve_flags import Serve, is_loopback
+from .serve_flags import Serve, drop_flags, is_loopback
 
 PROG = "vae-tui"
 STOP_WAIT = 120.0
@@ -66,20 +66,6 @@ def command(argv: list[str] | tuple[str, ...]) -> list[str]:
     return [sys.executable, "-m", "vae_tui.tui", *argv]
 
 
-def without_graphics(argv: tuple[str, ...]) -> list[str]:
-    """The trainer has no screen: `--graphics` (meant for the pages) would be refused there."""
-    kept: list[str] = []
-    skip = False
-    for token in argv:
-        if skip:
-            skip = False
-        elif token == "--graphics":
-            skip = True
-        elif not token.startswith("--graphics="):
-            kept.append(token)
-    return kept
-
-
 def plan_training(request: Request) -> tuple[Path, list[str]]:
     """The run folder, fixed before anything starts, and the trainer's command line. A bad
     setting is refused here, as the terminal app would (no folder claimed for it)."""
@@ -87,7 +73,7 @@ def plan_training(request: Request) -> tuple[Path, list[str]]:
 
     assert request.serve is not None
     plan = plan_run(request.overrides, request.resume)
-    argv = [*without_graphics(request.serve.argv), "--train-only"]
+    argv = [*drop_flags(request.serve.argv, valued=("--graphics",)), "--train-only"]  # (no screen there)
     if request.resume or plan.config.run_dir:
         return Path(request.resume or plan.config.run_dir or ""), argv
     run_dir = claim_new_run_dir()

@@ -85,20 +85,24 @@ def check_serve_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         )
 
 
-def served_argv(argv: Sequence[str]) -> tuple[str, ...]:
-    """`argv` without --serve, --host and --port (either `--port 8000` or `--port=8000`)."""
+def drop_flags(argv: Sequence[str], bare: tuple[str, ...] = (), valued: tuple[str, ...] = ()) -> list[str]:
+    """`argv` without the switches `bare` and the flags `valued` with their values (either
+    `--port 8000` or `--port=8000`)."""
     kept: list[str] = []
     skip = False
     for token in argv:
         if skip:
             skip = False
-        elif token in SERVE_FLAGS or token.startswith(tuple(f"{f}=" for f in VALUE_FLAGS)):
-            continue
-        elif token in VALUE_FLAGS:
+        elif token in valued:
             skip = True
-        else:
+        elif token not in bare and not token.startswith(tuple(f"{f}=" for f in valued)):
             kept.append(token)
-    return tuple(kept)
+    return kept
+
+
+def served_argv(argv: Sequence[str]) -> tuple[str, ...]:
+    """`argv` without --serve, --host and --port."""
+    return tuple(drop_flags(argv, SERVE_FLAGS, VALUE_FLAGS))
 
 
 def serve_request(args: argparse.Namespace, argv: Sequence[str]) -> Serve | None:

@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 
 from vae_tui.core.requests import RemoteControl
 
-from .messages import Failed, TrainingStarted, UiBridge
+from .messages import Failed, UiBridge
 from .run_display import RunDisplay
 from .shutdown import ExitPolicy
 
@@ -112,14 +112,6 @@ class WatchMode(RunDisplay):
         data = self.request.overrides  # (only --dataset, --data-dir, --test-limit reach here: cli.py)
         self.start_job(lambda: watch(run_dir, self.control, self.post_message, data=data), "watch")  # type: ignore[attr-defined]
 
-    def on_training_started(self, message: TrainingStarted) -> None:
-        """The run as found: its complete epochs' training time counts in `elapsed` (this
-        watcher's own clock starts only at the first batch it sees)."""
-        from vae_tui.core.metrics import training_time  # noqa: PLC0415
-
-        super().on_training_started(message)
-        self.status.prior_seconds = training_time(message.event.run_dir)[1]
-
     # -- the trainer, as seen -------------------------------------------------------------------
     def on_trainer_changed(self, message: TrainerChanged) -> None:
         seen, s = message.seen, self.status
@@ -194,9 +186,6 @@ class WatchMode(RunDisplay):
 
     def action_save(self) -> None:
         self.ask("save", "Asked the trainer to save a checkpoint…")
-
-    def action_refresh_model(self) -> None:
-        self.notify("The views show the trainer's last checkpoint; s asks it to save one now.", timeout=4)
 
     def action_stop_trainer(self) -> None:
         now = time.monotonic()

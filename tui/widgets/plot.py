@@ -82,6 +82,9 @@ class PlotTicks(NumericAxisFormatter):
     def __init__(self, plot: PlotWidget) -> None:
         self.plot = plot
 
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        return distinct(super().get_ticks(min_, max_, max_ticks))
+
 
 def distinct(ticks: list[float]) -> list[float]:
     """Ticks without near-repeats: on an axis a hair wide (a resumed run's first point) textual-plot
@@ -101,7 +104,7 @@ class EdgeTicks(PlotTicks):
     """
 
     def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
-        ticks = distinct(super().get_ticks(min_, max_, max_ticks))
+        ticks = super().get_ticks(min_, max_, max_ticks)
         labels = super().get_labels_for_ticks(ticks)
         width = self.plot.size.width
         kept = []
@@ -123,7 +126,7 @@ class RowTicks(PlotTicks):
     def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
         ticks: list[float] = []
         for limit in range(max_ticks, 0, -1):
-            ticks = [t for t in distinct(super().get_ticks(min_, max_, limit)) if min_ <= t <= max_]
+            ticks = [t for t in super().get_ticks(min_, max_, limit) if min_ <= t <= max_]
             rows = {self.plot.get_pixel_from_coordinate(0.0, t)[1] + (t == min_) for t in ticks}
             if len(rows) == len(ticks):
                 break
